@@ -1,0 +1,135 @@
+"""Where the Spacelift connection comes from, and how a host is read.
+
+The host may be given bare (`mycorp.app.spacelift.io`, Roadie's convention) or as a URL
+(`https://mycorp.app.spacelift.io/`, spacectl's `SPACELIFT_API_KEY_ENDPOINT`); see
+../shared/spacelift-api.md, "Transport and authentication". Plain http is for loopback only,
+which is where a simulator runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+# One DNS label: letters, digits and inner hyphens, at most 63 characters.
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+# A Spacelift API key ID is a ULID: 26 characters of Crockford's base32.
+_ULID = re.compile(r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$")
+
+
+class InvalidEndpoint(ValueError):
+    """The host cannot be used; the message says why, in words for the person who typed it."""
+
+
+class InvalidKeyID(ValueError):
+    pass
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def normalize_endpoint(raw: str) -> str:
+    """Return the account base URL (`https://host[:port]`) or raise InvalidEndpoint."""
+    text = (raw or "").strip()
+    if not text:
+        raise InvalidEndpoint("Enter the Spacelift host, for example mycorp.app.spacelift.io.")
+    if any(ch.isspace() for ch in text):
+        raise InvalidEndpoint("The host cannot contain spaces.")
+    if "://" not in text:
+        if ":" in text.split("/")[0] and not text.split("/")[0].rsplit(":", 1)[1].isdigit():
+            raise InvalidEndpoint(
+                "Only https:// (or http:// for this machine) addresses are accepted."
+            )
+        text = "https://" + text
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:
+        raise InvalidEndpoint("That is not a valid host or port.") from exc
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise InvalidEndpoint("Only https:// (or http:// for this machine) addresses are accepted.")
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        raise InvalidEndpoint("Leave user names and passwords out of the host; use an API key.")
+    path = parts.path.rstrip("/")
+    # A pasted GraphQL endpoint is the same account; anything else is another site.
+    if path not in ("", "/graphql") or parts.query or parts.fragment:
+        raise InvalidEndpoint(
+            "Give the host only, without a path, for example mycorp.app.spacelift.io."
+        )
+    host = (parts.hostname or "").lower().rstrip(".")
+    if not host:
+        raise InvalidEndpoint("Enter the Spacelift host, for example mycorp.app.spacelift.io.")
+    if not _is_ip(host) and not all(_LABEL.match(label) for label in host.split(".")):
+        raise InvalidEndpoint(f"“{host}” is not a valid host name.")
+    if scheme == "http" and not _is_loopback(host):
+        raise InvalidEndpoint(
+            "Use https://; plain http:// is only accepted for this machine (a local simulator)."
+        )
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None and not (scheme == "https" and port == 443):
+        netloc += f":{port}"
+    return f"{scheme}://{netloc}"
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def validate_key_id(raw: str) -> str:
+    key_id = (raw or "").strip().upper()
+    if not _ULID.match(key_id):
+        raise InvalidKeyID(
+            "An API key ID is the 26-character ID Spacelift shows under Organization "
+            "settings > API keys (letters and digits, like 01HZX3K8Q9V1W2E3R4T5Y6V7A8)."
+            if key_id
+            else "Enter the API key ID."
+        )
+    return key_id
+
+
+@dataclass(frozen=True)
+class Connection:
+    """A usable Spacelift connection. `repr` never shows the secret."""
+
+    base_url: str
+    key_id: str
+    secret: str = field(repr=False)
+    source: str = "environment"
+
+    @property
+    def graphql_url(self) -> str:
+        return f"{self.base_url}/graphql"
+
+    @property
+    def fingerprint(self) -> str:
+        """Names this connection in cache keys; changes when any part of it changes."""
+        digest = hashlib.sha256(
+            f"{self.base_url}\0{self.key_id}\0{self.secret}".encode()
+        ).hexdigest()
+        return digest[:16]
+
+    def stack_url(self, stack_id: str) -> str:
+        return f"{self.base_url}/stack/{stack_id}"
+
+    def run_url(self, stack_id: str, run_id: str) -> str:
+        return f"{self.base_url}/stack/{stack_id}/run/{run_id}"
+
+    def space_url(self, space_id: str) -> str:
+        return f"{self.base_url}/spaces/{space_id}"
+
+    def module_url(self, module_id: str) -> str:
+        return f"{self.base_url}/module/{module_id}"

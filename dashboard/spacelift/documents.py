@@ -1,0 +1,68 @@
+"""The GraphQL documents the portal sends. Only fields ../shared/spacelift-api.md lists.
+
+A field Spacelift does not have makes it reject the whole query, so nothing here is guessed.
+"""
+
+API_KEY_USER = """
+mutation ApiKeyUser($id: ID!, $secret: String!) {
+  apiKeyUser(id: $id, secret: $secret) { id jwt validUntil }
+}
+"""
+
+# Any GraphQL server answers this, signed in or not: proof the host speaks GraphQL.
+PROBE = "query Probe { __typename }"
+
+VIEWER = "query Viewer { viewer { id name } }"
+
+_COMMIT = "hash message authorLogin authorName timestamp url tag"
+
+_STACK_SUMMARY = f"""
+  id name state stateSetAt space spaceDetails {{ id name }}
+  branch repository namespace provider repositoryURL projectRoot labels
+  administrative autodeploy isDisabled lockedBy lockedAt isDrifted needsApproval
+  trackedCommit {{ {_COMMIT} }}
+"""
+
+STACKS = f"query Stacks {{ stacks {{ {_STACK_SUMMARY} }} }}"
+
+STACK = f"""
+query Stack($id: ID!) {{
+  stack(id: $id) {{
+    {_STACK_SUMMARY}
+    description createdAt lockNote terraformVersion effectiveTerraformVersion
+    trackedCommitSetBy
+    workerPool {{ id name }}
+    blocker {{ id state type title }}
+    vendorConfig {{
+      __typename
+      ... on StackConfigVendorTerraform {{ version workspace workflowTool }}
+    }}
+  }}
+}}
+"""
+
+_RUN = f"""
+  id state type title branch triggeredBy createdAt updatedAt finished driftDetection
+  commit {{ {_COMMIT} }}
+  delta {{ addCount changeCount deleteCount resources }}
+"""
+
+RUNS = f"""
+query StackRuns($id: ID!, $before: ID) {{
+  stack(id: $id) {{ id runs(before: $before) {{ {_RUN} }} }}
+}}
+"""
+
+RUN = f"""
+query StackRun($stack: ID!, $run: ID!) {{
+  stack(id: $stack) {{
+    id
+    run(id: $run) {{
+      {_RUN}
+      history {{ state timestamp username note terminal }}
+    }}
+  }}
+}}
+"""
+
+SPACES = "query Spaces { spaces { id name description parentSpace accessLevel } }"

@@ -1,0 +1,83 @@
+"""The errors the Spacelift client raises.
+
+Each names one way a call can fail, so a page can tell the user what went wrong and what to
+do about it. None of them ever carries the API key secret or a JWT.
+"""
+
+from __future__ import annotations
+
+
+class SpaceliftError(Exception):
+    """Base of every failure talking to Spacelift. `message` is safe to show a user."""
+
+    #: A short, plain-language cause for banners ("Spacelift did not answer in time").
+    summary = "Spacelift could not be read"
+    #: What the person reading the message can do about it.
+    hint = ""
+
+    def __init__(self, message: str = "", *, retry_after: float | None = None) -> None:
+        super().__init__(message or self.summary)
+        self.message = message or self.summary
+        self.retry_after = retry_after
+
+
+class NotConfigured(SpaceliftError):
+    summary = "No Spacelift connection is configured"
+    hint = "An administrator sets the host, API key ID and secret."
+
+
+class Unreachable(SpaceliftError):
+    summary = "Spacelift could not be reached"
+    hint = "Check the host name, DNS and that this machine can reach it."
+
+
+class Timeout(SpaceliftError):
+    summary = "Spacelift did not answer in time"
+    hint = "Spacelift or the network is slow; the portal will try again."
+
+
+class HTTPStatusError(SpaceliftError):
+    summary = "Spacelift answered with an HTTP error"
+    hint = "A 5xx is Spacelift's side or a proxy's; 404 usually means a wrong host."
+
+    def __init__(self, status: int, message: str = "", *, retry_after: float | None = None):
+        super().__init__(message or f"Spacelift answered HTTP {status}", retry_after=retry_after)
+        self.status = status
+
+
+class RateLimited(HTTPStatusError):
+    summary = "Spacelift asked the portal to slow down (HTTP 429)"
+    hint = "The portal backs off and retries by itself."
+
+
+class NotJSON(SpaceliftError):
+    summary = "Spacelift's answer was not JSON"
+    hint = "The host may be a proxy or login page rather than Spacelift's GraphQL API."
+
+
+class UnknownKeyID(SpaceliftError):
+    summary = "Spacelift does not know this API key ID"
+    hint = "Copy the key ID again from Organization settings > API keys."
+
+
+class RejectedSecret(SpaceliftError):
+    summary = "Spacelift rejected the API key secret"
+    hint = (
+        "Re-enter the secret from the key's downloaded .config file, and check that the "
+        "login policy admits api::<KEY_ID>."
+    )
+
+
+class Unauthorized(SpaceliftError):
+    summary = "Spacelift refused the token (unauthorized)"
+    hint = "The key may have been revoked or its role changed."
+
+
+class GraphQLError(SpaceliftError):
+    summary = "Spacelift rejected the query"
+    hint = "The portal and this Spacelift may disagree on the API; see the server log."
+
+
+class NotFound(SpaceliftError):
+    summary = "Not found in Spacelift"
+    hint = "It may have been deleted, or the key cannot see its space."
