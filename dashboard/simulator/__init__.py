@@ -1,0 +1,25 @@
+"""A simulator of Spacelift's GraphQL API: a real GraphQL server over real HTTP.
+
+`schema.graphql` holds the part of Spacelift's API the portal uses (../shared/spacelift-api.md),
+`world.py` a simulated account whose runs move with the clock, and `server.py` the HTTP
+server, with token exchange, faults and counters. Tests start it with `start_simulator()`;
+developers with `python manage.py simulate_spacelift`. Nothing here imports Django.
+"""
+
+from .server import (
+    DEFAULT_KEY_ID,
+    DEFAULT_KEY_SECRET,
+    FAULT_MODES,
+    SimulatorHandle,
+    start_simulator,
+)
+from .world import World
+
+__all__ = [
+    "DEFAULT_KEY_ID",
+    "DEFAULT_KEY_SECRET",
+    "FAULT_MODES",
+    "SimulatorHandle",
+    "World",
+    "start_simulator",
+]
