@@ -1,0 +1,35 @@
+"""Response rules for every page: private caching, and no login page inside a table."""
+
+from __future__ import annotations
+
+from urllib.parse import quote, urlsplit
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import resolve_url
+from django.utils.cache import patch_cache_control
+from django_htmx.http import HttpResponseClientRedirect
+
+
+class PortalMiddleware:
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if getattr(request, "htmx", False) and self._is_login_redirect(response):
+            # An expired session on a poll: send the whole page to login, back to where it was.
+            current = request.htmx.current_url_abs_path or "/"
+            response = HttpResponseClientRedirect(
+                f"{resolve_url(settings.LOGIN_URL)}?next={quote(current, safe='/')}"
+            )
+        if getattr(request, "user", None) is not None and request.user.is_authenticated:
+            patch_cache_control(response, private=True, no_cache=True)
+        return response
+
+    @staticmethod
+    def _is_login_redirect(response: HttpResponse) -> bool:
+        if response.status_code not in (301, 302, 303):
+            return False
+        location = urlsplit(response.get("Location", "")).path
+        return location == resolve_url(settings.LOGIN_URL)

@@ -1,0 +1,81 @@
+"""Small template helpers: times, durations, Markdown."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import markdown as markdown_lib
+import nh3
+from django import template
+from django.utils.safestring import mark_safe
+
+register = template.Library()
+
+# What a stack description may keep after sanitising; everything else is stripped.
+MARKDOWN_TAGS = {
+    "a", "p", "br", "strong", "em", "code", "pre", "ul", "ol", "li", "blockquote",
+    "h1", "h2", "h3", "h4", "h5", "h6", "hr", "table", "thead", "tbody", "tr", "th", "td",
+}  # fmt: skip
+
+
+def humanize_seconds(seconds: float) -> str:
+    seconds = int(max(0, seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds} s" if minutes < 10 and seconds else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{hours // 24} d"
+
+
+@register.filter
+def since(value: datetime | None) -> str:
+    """How long ago, in one short phrase: `4 min`, `3 h 10 min`, `12 d`."""
+    if not value:
+        return "—"
+    return humanize_seconds((datetime.now(tz=UTC) - value).total_seconds())
+
+
+@register.filter
+def duration(seconds: float | None) -> str:
+    return "—" if seconds is None else humanize_seconds(seconds)
+
+
+@register.filter
+def markdown(text: str) -> str:
+    """Render untrusted Markdown and sanitise the HTML with nh3 (Ammonia)."""
+    if not text:
+        return ""
+    html = markdown_lib.markdown(text, extensions=["tables", "fenced_code"])
+    clean = nh3.clean(
+        html,
+        tags=MARKDOWN_TAGS,
+        attributes={"a": {"href", "title"}},
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer nofollow",
+    )
+    return mark_safe(clean)  # noqa: S308 - sanitised by nh3 just above
+
+
+@register.simple_tag
+def stack_url(connection, stack_id: str) -> str:
+    return connection.stack_url(stack_id)
+
+
+@register.simple_tag
+def run_url(connection, stack_id: str, run_id: str) -> str:
+    return connection.run_url(stack_id, run_id)
+
+
+@register.simple_tag
+def space_url(connection, space_id: str) -> str:
+    return connection.space_url(space_id)
+
+
+@register.simple_tag
+def query_url(query, **changes) -> str:
+    """The overview URL for `query` with `changes`, back on page one."""
+    return query.url(page="", **changes)

@@ -1,0 +1,150 @@
+"""The portal's pages. One view per URL serves the full page and, for htmx, its partial."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.db import connection as db_connection
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
+
+from .connections import ConnectionProblem, current_connection
+from .overview import StackQuery, build_page
+from .spacelift.service import Snapshot, SpaceliftService
+
+# Spacelift stack IDs are slugs; run IDs are ULIDs. Anything else never reaches Spacelift.
+STACK_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+RUN_ID = re.compile(r"^[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}$")
+# Relative times ("4 min") are re-rendered at least this often even when data is unchanged.
+RELATIVE_TIME_GRANULARITY_SECONDS = 60
+
+
+def _region_version(snapshot: Snapshot, *parts: str) -> str:
+    """Names what a region shows; equal versions mean an identical fragment."""
+    problem = snapshot.problem
+    seed = "|".join(
+        (
+            snapshot.version,
+            problem.summary if problem else "",
+            str(int(time.time() // RELATIVE_TIME_GRANULARITY_SECONDS)),
+            *parts,
+        )
+    )
+    return hashlib.blake2b(seed.encode(), digest_size=8).hexdigest()
+
+
+def _unchanged(request: HttpRequest, version: str, snapshot: Snapshot) -> HttpResponse | None:
+    """For a poll whose browser already holds `version`: 204, and no table on the wire."""
+    if not (request.htmx and request.GET.get("v") == version):
+        return None
+    response = HttpResponse(status=204)
+    fetched_at = snapshot.fetched_at.timestamp() if snapshot.fetched_at else None
+    response["HX-Trigger"] = json.dumps({"portal:unchanged": {"fetchedAt": fetched_at}})
+    return response
+
+
+def _poll_seconds(snapshot: Snapshot) -> int:
+    """Poll at the configured pace; after a failure, no sooner than the service will retry."""
+    interval = settings.PORTAL_POLL_SECONDS
+    if snapshot.problem:
+        interval = max(interval, int(snapshot.problem.retry_after) + 1)
+    return interval
+
+
+def _template(request: HttpRequest, page: str, partial: str) -> str:
+    return f"dashboard/{page}.html#{partial}" if request.htmx else f"dashboard/{page}.html"
+
+
+@require_GET
+@login_required
+@vary_on_headers("HX-Request")
+def overview(request: HttpRequest) -> HttpResponse:
+    try:
+        connection = current_connection()
+    except ConnectionProblem as exc:
+        return render(request, "dashboard/not_configured.html", {"problem": str(exc)})
+    if connection is None:
+        return render(request, "dashboard/not_configured.html", {})
+    service = SpaceliftService(connection)
+    snapshot = service.stacks()
+    query = StackQuery.from_querydict(request.GET)
+    version = _region_version(snapshot, query.url())
+    if unchanged := _unchanged(request, version, snapshot):
+        return unchanged
+    page = build_page(snapshot.data or [], query) if snapshot.data is not None else None
+    context = {
+        "connection": connection,
+        "snapshot": snapshot,
+        "page": page,
+        "query": query,
+        "version": version,
+        "poll_seconds": _poll_seconds(snapshot),
+    }
+    return render(request, _template(request, "overview", "stacks"), context)
+
+
+@require_GET
+@login_required
+@vary_on_headers("HX-Request")
+def stack_detail(request: HttpRequest, stack_id: str) -> HttpResponse:
+    if not STACK_ID.match(stack_id):
+        raise Http404("No such stack")
+    before = request.GET.get("before") or None
+    if before is not None and not RUN_ID.match(before):
+        before = None
+    try:
+        connection = current_connection()
+    except ConnectionProblem as exc:
+        return render(request, "dashboard/not_configured.html", {"problem": str(exc)})
+    if connection is None:
+        return render(request, "dashboard/not_configured.html", {})
+    service = SpaceliftService(connection)
+    region = request.GET.get("region") if request.htmx else None
+    stack = service.stack(stack_id)
+    if stack.data is None and stack.problem is None:
+        raise Http404("No such stack")
+    runs = service.runs(stack_id, before)
+    versions = {
+        "stack": _region_version(stack, stack_id),
+        "runs": _region_version(runs, stack_id, before or ""),
+    }
+    if region in versions:
+        snapshot = stack if region == "stack" else runs
+        if unchanged := _unchanged(request, versions[region], snapshot):
+            return unchanged
+    context = {
+        "connection": connection,
+        "stack_id": stack_id,
+        "stack_snapshot": stack,
+        "stack": stack.data,
+        "runs_snapshot": runs,
+        "runs": runs.data,
+        "before": before,
+        "older_url": f"?before={runs.data[-1].id}" if runs.data else None,
+        "versions": versions,
+        "stack_poll_seconds": _poll_seconds(stack),
+        "runs_poll_seconds": _poll_seconds(runs),
+    }
+    partial = region if region in versions else None
+    template = f"dashboard/stack.html#{partial}" if partial else "dashboard/stack.html"
+    return render(request, template, context)
+
+
+@never_cache
+def healthz(request: HttpRequest) -> HttpResponse:
+    """Up when the database answers, whatever Spacelift is doing."""
+    try:
+        with db_connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception:  # any database failure means "not healthy"
+        return JsonResponse({"status": "error", "database": "unavailable"}, status=503)
+    return JsonResponse({"status": "ok"})

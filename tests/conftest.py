@@ -1,0 +1,60 @@
+"""Shared fixtures: a real simulator over real HTTP, and settings pointing the portal at it."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+
+from dashboard.simulator.server import start_simulator
+from dashboard.spacelift import service
+
+
+@pytest.fixture(scope="session", autouse=True)
+def collected_static(tmp_path_factory):
+    """Static files collected as in production, so pages render with hashed names."""
+    from django.conf import settings
+    from django.core.management import call_command
+
+    settings.STATIC_ROOT = tmp_path_factory.mktemp("static")
+    call_command("collectstatic", interactive=False, verbosity=0)
+
+
+@pytest.fixture(scope="session")
+def simulator():
+    handle = start_simulator(port=0, stacks=48, seed=7)
+    yield handle
+    handle.stop()
+
+
+@pytest.fixture
+def sim(simulator):
+    """The shared simulator with no faults, fresh counters, and an empty portal cache."""
+    simulator.set_faults(mode=None, latency=0, unauthorized_once=False)
+    simulator.reset_stats()
+    cache.clear()
+    service._memo.clear()
+    service._clients.clear()
+    yield simulator
+    simulator.set_faults(mode=None, latency=0, unauthorized_once=False)
+
+
+@pytest.fixture
+def connected(sim, settings):
+    """The portal's settings pointed at the simulator through the environment variables."""
+    settings.SPACELIFT_API_KEY_ENDPOINT = sim.url
+    settings.SPACELIFT_API_KEY_ID = sim.key_id
+    settings.SPACELIFT_API_KEY_SECRET = sim.key_secret
+    settings.SPACELIFT_TIMEOUT_SECONDS = 2.0
+    settings.SPACELIFT_CONNECT_TIMEOUT_SECONDS = 1.0
+    return sim
+
+
+@pytest.fixture
+def user(django_user_model):
+    return django_user_model.objects.create_user("viewer", password="pw-viewer-123")
+
+
+@pytest.fixture
+def viewer_client(client, user):
+    client.force_login(user)
+    return client

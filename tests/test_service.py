@@ -1,0 +1,141 @@
+"""The cached service: one upstream query per interval, single flight, stale on failure."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from dashboard.spacelift import service as service_module
+from dashboard.spacelift.client import SpaceliftClient
+from dashboard.spacelift.connection import Connection
+from dashboard.spacelift.service import SpaceliftService
+
+
+def make_service(sim, **kwargs) -> SpaceliftService:
+    connection = Connection(sim.url, sim.key_id, sim.key_secret)
+    client = SpaceliftClient(connection, connect_timeout=1.0, read_timeout=2.0)
+    return SpaceliftService(connection, client=client, **kwargs)
+
+
+def stacks_queries(sim) -> int:
+    return sim.stats()["by_field"].get("stacks", 0)
+
+
+def concurrently(count: int, work) -> list:
+    barrier = threading.Barrier(count)
+    results: list = [None] * count
+
+    def run(i: int) -> None:
+        barrier.wait()
+        results[i] = work()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return results
+
+
+def test_concurrent_viewers_within_an_interval_cause_one_upstream_query(sim):
+    sim.set_faults(latency=0.3)  # keep the first fetch in flight while the others arrive
+    results = concurrently(20, lambda: make_service(sim, ttl=60).stacks())
+    assert all(len(r.data) == 48 for r in results)
+    assert len({r.version for r in results}) == 1
+    assert stacks_queries(sim) == 1
+    assert sim.stats()["token_exchanges"] == 1
+
+
+def test_pass_through_mode_queries_every_time(sim):
+    concurrently(5, lambda: make_service(sim, cached=False).stacks())
+    assert stacks_queries(sim) == 5
+
+
+def test_a_result_is_reused_until_the_interval_ends(sim):
+    svc = make_service(sim, ttl=60)
+    first = svc.stacks()
+    second = svc.stacks()
+    assert first.version == second.version
+    assert stacks_queries(sim) == 1
+
+
+def test_a_failed_read_serves_the_last_good_data_marked_stale(sim):
+    svc = make_service(sim, ttl=60)
+    good = svc.stacks()
+    svc.ttl = 1
+    from django.core.cache import cache
+
+    cache.delete(svc.prefix + "stacks")  # the interval ends
+    sim.set_faults(mode="http500")
+    stale = svc.stacks()
+    assert stale.data == good.data
+    assert stale.stale
+    assert "HTTP" in stale.problem.summary
+    assert stale.problem.retry_after > 0
+
+
+def test_failing_reads_back_off_instead_of_hammering_spacelift(sim):
+    svc = make_service(sim, ttl=5)
+    svc.client.token()  # the exchange would meet the fault too
+    sim.set_faults(mode="http500")
+    for _ in range(5):
+        snapshot = svc.stacks()
+        assert snapshot.data is None and snapshot.problem is not None
+    assert stacks_queries(sim) == 1
+
+
+def test_retry_after_is_honoured(sim):
+    svc = make_service(sim, ttl=2)
+    sim.set_faults(mode="rate_limit")
+    snapshot = svc.stacks()
+    assert snapshot.problem.retry_after >= 6  # the simulator says Retry-After: 7
+
+
+def test_recovery_clears_the_problem(sim):
+    from django.core.cache import cache
+
+    svc = make_service(sim, ttl=5)
+    sim.set_faults(mode="not_json")
+    assert svc.stacks().problem is not None
+    sim.set_faults(mode=None)
+    cache.delete(svc.prefix + "stacks:failure")  # the backoff period ends
+    recovered = svc.stacks()
+    assert recovered.ok and len(recovered.data) == 48
+
+
+def test_a_process_that_holds_a_version_does_not_decode_it_again(sim, monkeypatch):
+    svc = make_service(sim, ttl=60)
+    svc.stacks()
+    loads = []
+    real_decode = service_module._decode
+    monkeypatch.setattr(service_module, "_decode", lambda b: loads.append(1) or real_decode(b))
+    svc.stacks()
+    assert loads == []
+    service_module._memo.clear()
+    svc.stacks()
+    assert loads == [1]
+
+
+def test_forget_drops_cached_data_and_token(sim):
+    from django.core.cache import cache
+
+    svc = make_service(sim, ttl=60)
+    svc.stacks()
+    svc.forget()
+    assert cache.get(svc.prefix + "stacks") is None
+    assert cache.get(svc.prefix + "stacks:good") is None
+    make_service(sim, ttl=60).stacks()
+    assert sim.stats()["token_exchanges"] == 2
+
+
+@pytest.mark.parametrize("mode", ["hang"])
+def test_a_hung_spacelift_holds_no_request_past_the_timeout(sim, mode):
+    import time
+
+    svc = make_service(sim, ttl=5)
+    sim.set_faults(mode=mode)
+    started = time.monotonic()
+    snapshot = svc.stacks()
+    assert time.monotonic() - started < 5
+    assert snapshot.problem.summary == "Spacelift did not answer in time"
