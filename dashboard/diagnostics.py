@@ -1,0 +1,152 @@
+""" "Test connection": the checks the troubleshooting pages walk a user through, run for them.
+
+Each check is a line with pass or fail and, on failure, a fix in plain language. A later check
+runs only when the ones before it passed, since it could not tell anything new otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .spacelift import errors
+from .spacelift.client import SpaceliftClient
+from .spacelift.connection import Connection
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    passed: bool
+    message: str
+    fix: str = ""
+
+
+def _host_fix(exc: errors.SpaceliftError) -> str:
+    if isinstance(exc, errors.Unreachable):
+        return (
+            "Check the host for typos (it looks like mycorp.app.spacelift.io), and that this "
+            "machine can resolve and reach it (DNS, firewall, proxy)."
+        )
+    if isinstance(exc, errors.Timeout):
+        return "The host accepted the connection but did not answer; check proxies and firewalls."
+    if isinstance(exc, errors.NotJSON):
+        return (
+            "Something answered, but not Spacelift's GraphQL API: usually a proxy, a login page, "
+            "or the wrong host. Use your account's address, as in the browser's address bar."
+        )
+    if isinstance(exc, errors.HTTPStatusError):
+        if exc.status in (301, 302, 303, 307, 308):
+            return "The host redirects elsewhere; enter the address it redirects to."
+        if exc.status == 404:
+            return "Nothing answers GraphQL there; the host is probably not a Spacelift account."
+        return "Spacelift (or a proxy in front of it) is failing; try again in a few minutes."
+    return exc.hint
+
+
+def run_checks(connection: Connection, *, timeout: float = 10.0) -> list[Check]:
+    # Its own throwaway cache: a test neither reuses nor replaces the portal's shared token.
+    client = SpaceliftClient(
+        connection,
+        cache=_NoCache(),
+        connect_timeout=min(5.0, timeout),
+        read_timeout=timeout,
+    )
+    checks: list[Check] = []
+    try:
+        client.probe()
+    except errors.SpaceliftError as exc:
+        checks.append(
+            Check("Host answers with Spacelift's GraphQL API", False, exc.message, _host_fix(exc))
+        )
+        return checks
+    checks.append(
+        Check(
+            "Host answers with Spacelift's GraphQL API",
+            True,
+            f"{connection.graphql_url} answers GraphQL.",
+        )
+    )
+
+    key = connection.key_id
+    try:
+        client.token()
+    except errors.UnknownKeyID:
+        checks.append(
+            Check(
+                "API key exchange",
+                False,
+                f"Spacelift has no API key with ID {key}.",
+                "Copy the key ID again from Organization settings > API keys; the key may also "
+                "have been deleted, or belong to another account.",
+            )
+        )
+        return checks
+    except errors.RejectedSecret:
+        checks.append(
+            Check(
+                "API key exchange",
+                False,
+                f"Spacelift knows key {key} but refused to sign it in.",
+                "Either the secret is wrong (re-enter it from the key's downloaded .config file), "
+                f"or a login policy does not admit the key: it must allow "
+                f'input.session.login == "api::{key}". Spacelift does not say which of the two.',
+            )
+        )
+        return checks
+    except errors.SpaceliftError as exc:
+        checks.append(Check("API key exchange", False, exc.message, exc.hint))
+        return checks
+    checks.append(Check("API key exchange", True, f"Key {key} signed in."))
+
+    try:
+        spaces = client.list_spaces()
+        stacks = client.list_stacks()
+    except errors.SpaceliftError as exc:
+        checks.append(Check("What the key can read", False, exc.message, exc.hint))
+        return checks
+    space_names = ", ".join(sorted(s.name for s in spaces)) or "none"
+    if not spaces:
+        checks.append(
+            Check(
+                "What the key can read",
+                False,
+                "The key can read no space.",
+                "Give the key the Reader role in the spaces the team should see "
+                "(Organization settings > API keys).",
+            )
+        )
+    elif not stacks:
+        checks.append(
+            Check(
+                "What the key can read",
+                False,
+                f"The key reads {len(spaces)} space(s) ({space_names}) but sees no stacks.",
+                "Either there are no stacks in these spaces yet, or the key can read no space with "
+                "stacks: give it the Reader role in the spaces that hold them.",
+            )
+        )
+    else:
+        checks.append(
+            Check(
+                "What the key can read",
+                True,
+                f"{len(stacks)} stack(s) in {len(spaces)} readable space(s): {space_names}.",
+            )
+        )
+    return checks
+
+
+class _NoCache:
+    """A cache that keeps nothing: each diagnostic run exchanges the key itself."""
+
+    def get(self, key, default=None):
+        return default
+
+    def set(self, *args, **kwargs):
+        return None
+
+    def add(self, *args, **kwargs):
+        return True
+
+    def delete(self, *args, **kwargs):
+        return None

@@ -1,0 +1,151 @@
+"""/administration/spacelift/: the Spacelift connection, for staff only."""
+
+from __future__ import annotations
+
+import logging
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
+
+from . import crypto
+from .connections import ConnectionProblem, environment_connection, environment_is_set
+from .diagnostics import run_checks
+from .forms import ConnectionForm
+from .models import SpaceliftConnection
+from .spacelift.connection import Connection
+from .spacelift.service import SpaceliftService
+
+logger = logging.getLogger(__name__)
+
+
+def staff_required(view):
+    """Anonymous users go to login; logged-in users who are not staff get 403."""
+
+    @wraps(view)
+    @login_required
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        if not request.user.is_staff:
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _saved_secret(row: SpaceliftConnection | None) -> str | None:
+    if row is None or not row.has_secret:
+        return None
+    try:
+        return row.secret()
+    except crypto.UndecryptableSecret:
+        return None
+
+
+@never_cache
+@staff_required
+@require_http_methods(["GET", "POST"])
+def spacelift_connection(request: HttpRequest) -> HttpResponse:
+    row = SpaceliftConnection.load()
+    saved_secret = _saved_secret(row)
+    env_managed = environment_is_set()
+    action = request.POST.get("action", "") if request.method == "POST" else ""
+    checks = None
+    checked = ""
+    form = None
+
+    if action == "test_saved":
+        connection, problem = _active_connection(row, saved_secret)
+        if connection:
+            checks = run_checks(connection)
+            checked = "saved"
+        else:
+            messages.error(request, problem)
+    elif env_managed and action in ("save", "test", "delete"):
+        messages.error(request, "The connection is managed by environment variables.")
+        return redirect("dashboard:admin_connection")
+    elif action == "delete":
+        if request.POST.get("confirm") != "yes":
+            messages.error(request, "Tick the box to confirm removing the connection.")
+        elif row is not None:
+            _forget(row, saved_secret)
+            row.delete()
+            logger.info("Spacelift connection removed by %s", request.user.get_username())
+            messages.success(request, "The Spacelift connection was removed.")
+        return redirect("dashboard:admin_connection")
+    elif action in ("save", "test"):
+        form = ConnectionForm(request.POST, secret_usable=saved_secret is not None)
+        if form.is_valid():
+            data = form.cleaned_data
+            secret = data["secret"] or saved_secret or ""
+            if action == "test":
+                checks = run_checks(Connection(data["host"], data["key_id"], secret))
+                checked = "form"
+            else:
+                _save(request, row, saved_secret, data["host"], data["key_id"], secret)
+                messages.success(request, "Saved. Every dashboard now reads with this connection.")
+                return redirect("dashboard:admin_connection")
+
+    if form is None and not env_managed:
+        initial = {"host": row.base_url, "key_id": row.key_id} if row else {}
+        form = ConnectionForm(initial=initial, secret_usable=saved_secret is not None)
+
+    context = {
+        "form": form,
+        "row": row,
+        "secret_saved": row is not None and row.has_secret,
+        "secret_undecryptable": row is not None and row.has_secret and saved_secret is None,
+        "env_managed": env_managed,
+        "env_connection": _env_summary() if env_managed else None,
+        "checks": checks,
+        "checked": checked,
+    }
+    return render(request, "dashboard/admin_connection.html", context)
+
+
+def _env_summary() -> dict[str, str]:
+    try:
+        connection = environment_connection()
+    except ConnectionProblem as exc:
+        return {"problem": str(exc)}
+    return {"base_url": connection.base_url, "key_id": connection.key_id}
+
+
+def _active_connection(row, saved_secret) -> tuple[Connection | None, str]:
+    if environment_is_set():
+        try:
+            return environment_connection(), ""
+        except ConnectionProblem as exc:
+            return None, str(exc)
+    if row is None:
+        return None, "No connection is saved yet."
+    if saved_secret is None:
+        return None, "The saved secret cannot be decrypted: re-enter the secret."
+    return Connection(row.base_url, row.key_id, saved_secret, source="database"), ""
+
+
+def _forget(row: SpaceliftConnection, saved_secret: str | None) -> None:
+    """Drop the old connection's token and cached data, so nothing keeps using it."""
+    if saved_secret is not None:
+        SpaceliftService(Connection(row.base_url, row.key_id, saved_secret)).forget()
+
+
+@transaction.atomic
+def _save(request, row, saved_secret, host: str, key_id: str, secret: str) -> None:
+    if row is not None:
+        _forget(row, saved_secret)
+    else:
+        row = SpaceliftConnection(pk=SpaceliftConnection.SINGLETON_ID)
+    row.base_url = host
+    row.key_id = key_id
+    row.set_secret(secret)
+    row.updated_by = request.user
+    row.save()
+    logger.info(
+        "Spacelift connection set to %s (key %s) by %s", host, key_id, request.user.get_username()
+    )

@@ -1,0 +1,313 @@
+"""/administration/spacelift/: permissions, CSRF, the write-only secret, validation, tests."""
+
+from __future__ import annotations
+
+import logging
+import re
+import socket
+
+import pytest
+from django.db import connection as db
+from django.test import Client
+
+from dashboard.models import SpaceliftConnection
+
+pytestmark = pytest.mark.django_db
+
+URL = "/administration/spacelift/"
+GOOD_KEY = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
+
+
+@pytest.fixture
+def staff_client(client, django_user_model):
+    staff = django_user_model.objects.create_user("ops", password="pw-ops-123", is_staff=True)
+    client.force_login(staff)
+    return client
+
+
+def save(client, **values):
+    data = {"action": "save", "host": "", "key_id": "", "secret": ""} | values
+    return client.post(URL, data)
+
+
+def saved_sim(client, sim):
+    response = save(client, host=sim.url, key_id=sim.key_id, secret=sim.key_secret)
+    assert response.status_code == 302
+    return SpaceliftConnection.load()
+
+
+def database_dump() -> str:
+    """Every row of every table, as text: what the database file holds, on any backend."""
+    rows = []
+    with db.cursor() as cursor:
+        for table in db.introspection.table_names():
+            cursor.execute(f"SELECT * FROM {db.ops.quote_name(table)}")  # noqa: S608
+            rows.extend(repr(row) for row in cursor.fetchall())
+    return "\n".join(rows)
+
+
+def test_anonymous_users_go_to_login(client):
+    for response in (client.get(URL), client.post(URL, {"action": "save"})):
+        assert response.status_code == 302
+        assert response["Location"].startswith("/accounts/login/")
+
+
+def test_users_who_are_not_staff_get_403(viewer_client):
+    assert viewer_client.get(URL).status_code == 403
+    assert viewer_client.post(URL, {"action": "save", "host": "x.io"}).status_code == 403
+    assert SpaceliftConnection.load() is None
+
+
+def test_the_fields_have_real_labels(staff_client):
+    html = staff_client.get(URL).content.decode()
+    for field, label in (
+        ("host", "Host URL"),
+        ("key_id", "API key ID"),
+        ("secret", "API key secret"),
+    ):
+        assert f'<label for="id_{field}">{label}</label>' in html
+        assert f'id="id_{field}"' in html
+
+
+def test_csrf_is_enforced_on_every_form(django_user_model, sim):
+    staff = django_user_model.objects.create_user("csrf", password="pw-csrf-123", is_staff=True)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(staff)
+    for action in ("save", "test", "test_saved", "delete"):
+        response = client.post(
+            URL,
+            {
+                "action": action,
+                "host": sim.url,
+                "key_id": sim.key_id,
+                "secret": sim.key_secret,
+                "confirm": "yes",
+            },
+        )
+        assert response.status_code == 403, action
+    assert client.post("/accounts/logout/").status_code == 403
+    assert SpaceliftConnection.load() is None
+
+
+def test_saving_stores_the_secret_encrypted_and_never_shows_it(staff_client, sim):
+    row = saved_sim(staff_client, sim)
+    assert row.base_url == sim.url
+    assert row.key_id == sim.key_id
+    assert sim.key_secret not in row.secret_encrypted
+    assert row.secret() == sim.key_secret
+    assert sim.key_secret not in database_dump()
+    html = staff_client.get(URL).content.decode()
+    assert sim.key_secret not in html
+    assert "a secret is saved" in html
+    assert re.search(r'<input type="password" name="secret"[^>]*>', html)
+    assert 'value="' not in re.search(r'<input type="password"[^>]*>', html).group(0)
+
+
+def test_who_saved_last_and_when_is_shown(staff_client, sim):
+    saved_sim(staff_client, sim)
+    html = staff_client.get(URL).content.decode()
+    assert "Last saved by ops on" in html
+
+
+def test_a_blank_secret_keeps_the_saved_one(staff_client, sim):
+    saved_sim(staff_client, sim)
+    response = save(staff_client, host=sim.url, key_id=sim.key_id, secret="")
+    assert response.status_code == 302
+    assert SpaceliftConnection.load().secret() == sim.key_secret
+
+
+def test_a_new_connection_needs_a_secret(staff_client):
+    response = save(staff_client, host="mycorp.app.spacelift.io", key_id=GOOD_KEY)
+    assert response.status_code == 200
+    assert b"Enter the API key secret." in response.content
+    assert SpaceliftConnection.load() is None
+
+
+@pytest.mark.parametrize(
+    ("host", "message"),
+    [
+        ("https://mycorp.app.spacelift.io/some/path", "without a path"),
+        ("https://admin:pw@mycorp.app.spacelift.io", "Leave user names and passwords out"),
+        ("javascript:alert(1)", "Only https://"),
+        ("not a host", "cannot contain spaces"),
+        ("exa_mple!.io", "is not a valid host name"),
+        ("http://mycorp.app.spacelift.io", "only accepted for this machine"),
+        ("", "This field is required."),
+    ],
+)
+def test_bad_hosts_get_a_message_and_change_nothing(staff_client, sim, host, message):
+    before = saved_sim(staff_client, sim)
+    response = save(staff_client, host=host, key_id=GOOD_KEY, secret="new-secret-xyz")
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert 'id="id_host-error"' in response.content.decode()
+    after = SpaceliftConnection.load()
+    assert (after.base_url, after.key_id, after.secret()) == (
+        before.base_url,
+        before.key_id,
+        sim.key_secret,
+    )
+    assert "new-secret-xyz" not in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "key_id", ["", "123", "01ARZ3NDEKTSV4RRFFQ69G5FA", "OOOOOOOOOOOOOOOOOOOOOOOOOO"]
+)
+def test_bad_key_ids_get_a_message_and_change_nothing(staff_client, sim, key_id):
+    before = saved_sim(staff_client, sim)
+    response = save(staff_client, host=sim.url, key_id=key_id, secret="other")
+    assert response.status_code == 200
+    assert 'id="id_key_id-error"' in response.content.decode()
+    assert SpaceliftConnection.load().key_id == before.key_id
+
+
+def test_hosts_are_normalised_before_saving(staff_client):
+    save(
+        staff_client,
+        host="  HTTPS://MyCorp.App.Spacelift.IO/ ",
+        key_id=GOOD_KEY.lower(),
+        secret="s3cret-value",
+    )
+    row = SpaceliftConnection.load()
+    assert (row.base_url, row.key_id) == ("https://mycorp.app.spacelift.io", GOOD_KEY)
+
+
+def test_removing_the_connection_needs_a_confirmation(staff_client, sim):
+    saved_sim(staff_client, sim)
+    staff_client.post(URL, {"action": "delete"})
+    assert SpaceliftConnection.load() is not None
+    staff_client.post(URL, {"action": "delete", "confirm": "yes"})
+    assert SpaceliftConnection.load() is None
+
+
+def test_a_changed_encryption_key_asks_to_reenter_the_secret(staff_client, sim, settings):
+    saved_sim(staff_client, sim)
+    user = SpaceliftConnection.load().updated_by
+    settings.SECRET_KEY = "a-different-secret-key-after-a-rotation"
+    staff_client.force_login(user)  # the old session was signed with the old key
+    html = staff_client.get(URL).content.decode()
+    assert "Re-enter the secret" in html
+    overview = staff_client.get("/").content.decode()
+    assert "re-enter the secret" in overview
+    response = save(staff_client, host=sim.url, key_id=sim.key_id, secret="")
+    assert b"Enter the API key secret." in response.content
+
+
+def test_a_secret_key_rotation_with_fallbacks_keeps_the_secret(staff_client, sim, settings):
+    saved_sim(staff_client, sim)
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "the-new-secret-key-after-a-rotation"
+    assert SpaceliftConnection.load().secret() == sim.key_secret
+
+
+def test_encryption_key_rotation_keeps_old_secrets_readable(staff_client, sim, settings):
+    from cryptography.fernet import Fernet
+
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.PORTAL_ENCRYPTION_KEY = old
+    saved_sim(staff_client, sim)
+    settings.PORTAL_ENCRYPTION_KEY = f"{new},{old}"
+    assert SpaceliftConnection.load().secret() == sim.key_secret
+
+
+def test_the_environment_wins_and_cannot_be_edited(staff_client, connected):
+    html = staff_client.get(URL).content.decode()
+    assert "managed by the environment" in html
+    assert connected.key_id in html
+    assert connected.key_secret not in html
+    assert 'name="host"' not in html
+    save(staff_client, host="mycorp.app.spacelift.io", key_id=GOOD_KEY, secret="x")
+    assert SpaceliftConnection.load() is None
+
+
+def test_saving_takes_effect_at_once(staff_client, sim):
+    saved_sim(staff_client, sim)
+    assert b'data-stack="' in staff_client.get("/").content
+    save(staff_client, host=sim.url, key_id=GOOD_KEY, secret="whatever")
+    html = staff_client.get("/").content.decode()
+    assert 'data-stack="' not in html
+    assert "does not know this API key ID" in html
+
+
+def test_without_a_connection_the_overview_points_staff_to_the_settings(staff_client):
+    html = staff_client.get("/").content.decode()
+    assert f'href="{URL}"' in html
+
+
+def checks_of(response) -> list[tuple[str, str]]:
+    html = response.content.decode()
+    return re.findall(r'<li class="check (pass|fail)"><strong>\w+</strong> · ([^:]+):', html)
+
+
+def test_connection_test_passes_every_check_against_the_simulator(staff_client, sim):
+    response = staff_client.post(
+        URL, {"action": "test", "host": sim.url, "key_id": sim.key_id, "secret": sim.key_secret}
+    )
+    assert [c[0] for c in checks_of(response)] == ["pass", "pass", "pass"]
+    assert b"48 stack(s)" in response.content
+    assert SpaceliftConnection.load() is None  # testing saves nothing
+
+
+def test_connection_test_reports_a_wrong_secret_as_such(staff_client, sim):
+    response = staff_client.post(
+        URL, {"action": "test", "host": sim.url, "key_id": sim.key_id, "secret": "not-the-secret"}
+    )
+    assert [c[0] for c in checks_of(response)] == ["pass", "fail"]
+    html = response.content.decode()
+    assert "refused to sign it in" in html and f"api::{sim.key_id}" in html
+    assert "not-the-secret" not in html
+
+
+def test_connection_test_reports_an_unknown_key_id(staff_client, sim):
+    response = staff_client.post(
+        URL, {"action": "test", "host": sim.url, "key_id": GOOD_KEY, "secret": "x"}
+    )
+    assert [c[0] for c in checks_of(response)] == ["pass", "fail"]
+    assert b"has no API key with ID" in response.content
+
+
+@pytest.mark.parametrize(
+    ("mode", "text"),
+    [
+        ("http500", "HTTP 500"),
+        ("not_json", "not Spacelift&#x27;s GraphQL API"),
+        ("rate_limit", "429"),
+    ],
+)
+def test_connection_test_reports_a_host_that_does_not_speak_graphql(staff_client, sim, mode, text):
+    sim.set_faults(mode=mode)
+    response = staff_client.post(
+        URL, {"action": "test", "host": sim.url, "key_id": sim.key_id, "secret": sim.key_secret}
+    )
+    assert [c[0] for c in checks_of(response)] == ["fail"]
+    assert text in response.content.decode()
+
+
+def test_connection_test_reports_an_unreachable_host(staff_client):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    response = staff_client.post(
+        URL,
+        {"action": "test", "host": f"http://127.0.0.1:{port}", "key_id": GOOD_KEY, "secret": "x"},
+    )
+    assert [c[0] for c in checks_of(response)] == ["fail"]
+    assert b"Check the host for typos" in response.content
+
+
+def test_the_saved_connection_can_be_tested(staff_client, sim):
+    saved_sim(staff_client, sim)
+    response = staff_client.post(URL, {"action": "test_saved"})
+    assert [c[0] for c in checks_of(response)] == ["pass", "pass", "pass"]
+
+
+def test_the_secret_is_never_logged(staff_client, sim, caplog):
+    caplog.set_level(logging.DEBUG)
+    saved_sim(staff_client, sim)
+    staff_client.post(URL, {"action": "test_saved"})
+    staff_client.get("/")
+    staff_client.post(
+        URL, {"action": "test", "host": sim.url, "key_id": sim.key_id, "secret": "typo-secret-abc"}
+    )
+    assert sim.key_secret not in caplog.text
+    assert "typo-secret-abc" not in caplog.text
