@@ -1,0 +1,100 @@
+"""Playwright driving Debian's Chromium against the live portal and the simulator."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from tests.servers import missing
+
+# Playwright's sync API runs an event loop in this thread; the live server's database access
+# happens in its own thread, but Django's guard cannot tell, so it is told.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser"):
+        if path := shutil.which(name):
+            return path
+    return None
+
+
+@pytest.fixture(scope="session")
+def _static_from_whitenoise():
+    """Serve static files as production does (WhiteNoise, hashed names from the manifest).
+
+    The live server would otherwise answer /static/ itself from the finders, which know no
+    hashed names; a pass-through handler leaves /static/ to WhiteNoise in the middleware.
+    """
+    from django.contrib.staticfiles import handlers
+
+    original = handlers.StaticFilesHandler
+    handlers.StaticFilesHandler = lambda application: application
+    yield
+    handlers.StaticFilesHandler = original
+
+
+@pytest.fixture(scope="session")
+def live_server(_static_from_whitenoise, live_server):
+    return live_server
+
+
+@pytest.fixture(scope="session")
+def browser():
+    executable = _chromium()
+    if not executable:
+        missing("Chromium")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+class PageWatch:
+    """Console errors and CSP violations seen by a page; a test asserts there are none."""
+
+    def __init__(self, page) -> None:
+        self.errors: list[str] = []
+        page.on("console", self._console)
+        page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
+
+    def _console(self, message) -> None:
+        if message.type == "error":
+            self.errors.append(message.text)
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(base_url=live_server.url)
+    page = context.new_page()
+    page.watch = PageWatch(page)
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def login(page, django_user_model):
+    def log_in(username: str = "alice", *, staff: bool = False):
+        django_user_model.objects.create_user(username, password="pw-browser-123", is_staff=staff)
+        page.goto("/accounts/login/")
+        page.get_by_label("User name").fill(username)
+        page.get_by_label("Password").fill("pw-browser-123")
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_load_state()
+        return page
+
+    return log_in

@@ -1,0 +1,101 @@
+"""In a real browser: log in, watch the overview change by itself, see stale and recovery."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def chip_states(page) -> dict[str, str]:
+    return page.eval_on_selector_all(
+        "tr[data-stack]",
+        "rows => Object.fromEntries("
+        "rows.map(r => [r.dataset.stack, r.querySelector('.chip').textContent]))",
+    )
+
+
+def test_login_and_the_overview_lists_every_stack(login, connected, settings):
+    page = login()
+    page.goto("/?per_page=250")
+    assert page.locator("tr[data-stack]").count() == 48
+    assert page.get_by_role("link", name=re.compile("Healthy")).is_visible()
+    assert page.watch.errors == []
+
+
+def test_a_state_change_appears_by_itself_within_two_intervals(login, connected, settings):
+    settings.PORTAL_POLL_SECONDS = 2
+    page = login()
+    page.goto("/?per_page=250")
+    page.evaluate("window.__notReloaded = true")
+    before = chip_states(page)
+    connected.step()  # every active run moves one state forward
+    page.wait_for_function(
+        """before => [...document.querySelectorAll('tr[data-stack]')].some(
+             r => before[r.dataset.stack] !== r.querySelector('.chip').textContent)""",
+        arg=before,
+        timeout=6_000,
+    )
+    assert page.evaluate("window.__notReloaded") is True
+    assert page.watch.errors == []
+
+
+def test_the_stale_banner_appears_and_clears_by_itself(login, connected, settings):
+    settings.PORTAL_POLL_SECONDS = 2
+    page = login()
+    page.goto("/")
+    assert page.locator("tr[data-stack]").count() > 0
+    connected.set_faults(mode="http500")
+    banner = page.locator(".banner-stale")
+    banner.wait_for(state="visible", timeout=8_000)
+    assert "Stale" in banner.text_content()
+    assert page.locator("tr[data-stack]").count() > 0  # the last good table stays
+    connected.set_faults(mode=None)
+    banner.wait_for(state="detached", timeout=15_000)
+    assert page.locator("tr[data-stack]").count() > 0
+    assert page.watch.errors == []
+
+
+def test_an_administrator_saves_a_connection_by_the_labels(login, sim):
+    page = login("root", staff=True)
+    page.goto("/administration/spacelift/")
+    page.get_by_label("Host URL").fill(sim.url)
+    page.get_by_label("API key ID").fill(sim.key_id)
+    page.get_by_label("API key secret").fill("a-wrong-secret")
+    page.get_by_role("button", name="Test connection", exact=True).click()
+    page.wait_for_load_state()
+    assert "refused to sign it in" in page.locator(".checks").text_content()
+    page.get_by_label("API key secret").fill(sim.key_secret)
+    page.get_by_role("button", name="Save", exact=True).click()
+    page.wait_for_load_state()
+    assert "Saved" in page.content()
+    page.get_by_role("link", name="Stacks", exact=True).click()
+    page.wait_for_load_state()
+    assert page.locator("tr[data-stack]").count() > 0
+    # A mistyped host is refused and the working connection stays.
+    page.goto("/administration/spacelift/")
+    page.get_by_label("Host URL").fill("https://mycorp.app.spacelift.io/oops")
+    page.get_by_role("button", name="Save", exact=True).click()
+    page.wait_for_load_state()
+    assert "without a path" in page.content()
+    page.goto("/")
+    assert page.locator("tr[data-stack]").count() > 0
+    assert page.watch.errors == []
+
+
+def test_a_user_who_is_not_staff_cannot_reach_the_settings(login, sim):
+    page = login("bob")
+    response = page.goto("/administration/spacelift/")
+    assert response.status == 403
+    assert page.get_by_label("Host URL").count() == 0
+
+
+def test_an_expired_session_on_a_poll_goes_to_the_login_page(login, connected, settings):
+    settings.PORTAL_POLL_SECONDS = 2
+    page = login()
+    page.goto("/")
+    page.context.clear_cookies()
+    page.wait_for_url(re.compile(r"/accounts/login/\?next="), timeout=8_000)
+    assert page.get_by_label("User name").is_visible()
