@@ -1,0 +1,289 @@
+"""`make bench`: what the portal costs Spacelift and how quickly it answers. Figures only.
+
+It starts the simulator and the portal (gunicorn, one worker with threads, DEBUG off) as real
+processes on loopback, logs in, and measures:
+- upstream queries per poll interval for 1, 10 and 100 concurrent viewers, cached and in
+  pass-through mode (PORTAL_CACHE=false, what the peers do);
+- median and 95th-percentile latency of /healthz, the overview page, its partial, an
+  unchanged poll and a stack page, at 1,000 and 10,000 stacks, with ratios to /healthz;
+- bytes per poll, changed and unchanged; the server process's peak memory (VmHWM).
+Nothing here passes or fails: the machine is shared and noisy, so read the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+KEY_ID = "01HBENCH0000000000000000AA"
+KEY_SECRET = "bench-simulator-secret"  # noqa: S105 - a local simulator's key
+
+
+CREATE_BENCH_USER = (
+    "from django.contrib.auth.models import User;"
+    "User.objects.filter(username='bench').exists() or "
+    "User.objects.create_user('bench', password='bench-password-1')"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            requests.get(url, timeout=1)
+            return
+        except requests.RequestException:
+            time.sleep(0.1)
+    raise SystemExit(f"{url} did not come up")
+
+
+@contextmanager
+def simulator(stacks: int):
+    port = free_port()
+    env = os.environ | {
+        "SIMULATOR_KEY_ID": KEY_ID,
+        "SIMULATOR_KEY_SECRET": KEY_SECRET,
+        "PORTAL_ENV_FILE": "",
+        "DEBUG": "true",
+    }
+    proc = subprocess.Popen(
+        [PY, "manage.py", "simulate_spacelift", "--port", str(port), "--stacks", str(stacks)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(url + "/_sim/stats", timeout=60)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@contextmanager
+def portal(sim_url: str, workdir: Path, *, cache: bool, poll: int):
+    port = free_port()
+    env = os.environ | {
+        "PORTAL_ENV_FILE": "",
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(40),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SESSION_COOKIE_SECURE": "false",
+        "CSRF_COOKIE_SECURE": "false",
+        "SECURE_HSTS_SECONDS": "0",
+        "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
+        "STATIC_ROOT": str(workdir / "static"),
+        "SPACELIFT_API_KEY_ENDPOINT": sim_url,
+        "SPACELIFT_API_KEY_ID": KEY_ID,
+        "SPACELIFT_API_KEY_SECRET": KEY_SECRET,
+        "PORTAL_POLL_SECONDS": str(poll),
+        "PORTAL_CACHE": "true" if cache else "false",
+        "LOG_LEVEL": "WARNING",
+        "AXES_FAILURE_LIMIT": "1000",
+    }
+    manage = [PY, "manage.py"]
+    for args in (["migrate", "--no-input", "-v0"], ["collectstatic", "--no-input", "-v0"]):
+        subprocess.run(manage + args, cwd=ROOT, env=env, check=True)
+    subprocess.run(
+        [*manage, "shell", "-c", CREATE_BENCH_USER],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+    proc = subprocess.Popen(
+        [
+            PY,
+            "-m",
+            "gunicorn",
+            "spacelift_portal.wsgi",
+            "-b",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "--threads",
+            "16",
+            "--worker-class",
+            "gthread",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(url + "/healthz")
+        yield url, proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def login(url: str) -> requests.Session:
+    session = requests.Session()
+    page = session.get(url + "/accounts/login/")
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    response = session.post(
+        url + "/accounts/login/",
+        data={
+            "username": "bench",
+            "password": "bench-password-1",
+            "csrfmiddlewaretoken": token,
+            "next": "/healthz",
+        },
+        headers={"Referer": url + "/accounts/login/"},
+    )
+    response.raise_for_status()
+    return session
+
+
+def upstream_queries(sim_url: str) -> int:
+    stats = requests.get(sim_url + "/_sim/stats", timeout=5).json()
+    return int(stats["queries"])
+
+
+def viewers_per_interval(url: str, sim_url: str, viewers: int, poll: int, intervals: int) -> float:
+    """V viewers each poll the overview partial once per interval, at random offsets."""
+    sessions = [login(url) for _ in range(viewers)]
+    for s in sessions:
+        s.headers["HX-Request"] = "true"
+    requests.post(sim_url + "/_sim/reset-stats", timeout=5)
+    before = upstream_queries(sim_url)
+    stop = time.monotonic() + poll * intervals
+
+    def viewer(session: requests.Session, offset: float) -> None:
+        time.sleep(offset)
+        while time.monotonic() < stop:
+            session.get(url + "/", timeout=30)
+            time.sleep(poll)
+
+    threads = [
+        threading.Thread(target=viewer, args=(s, (i / viewers) * poll))
+        for i, s in enumerate(sessions)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return (upstream_queries(sim_url) - before) / intervals
+
+
+def sample(session: requests.Session, url: str, count: int, **kwargs) -> tuple[list[float], int]:
+    times, size = [], 0
+    for _ in range(count):
+        started = time.perf_counter()
+        response = session.get(url, timeout=60, **kwargs)
+        times.append((time.perf_counter() - started) * 1000)
+        size = len(response.content) + sum(len(k) + len(v) + 4 for k, v in response.headers.items())
+    return times, size
+
+
+def p50_p95(times: list[float]) -> tuple[float, float]:
+    ordered = sorted(times)
+    return statistics.median(ordered), ordered[int(len(ordered) * 0.95) - 1]
+
+
+def peak_memory_mb(master: subprocess.Popen) -> float:
+    """VmHWM of gunicorn's worker (the child that serves requests)."""
+    peak = 0.0
+    children = Path(f"/proc/{master.pid}/task/{master.pid}/children")
+    pids = [master.pid] + [int(p) for p in children.read_text().split()]
+    for pid in pids:
+        status = Path(f"/proc/{pid}/status").read_text()
+        kb = int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1))
+        peak = max(peak, kb / 1024)
+    return peak
+
+
+def latency_table(url: str, stacks: int, samples: int) -> tuple[list[str], dict[str, float]]:
+    session = login(url)
+    htmx = {"HX-Request": "true"}
+    session.get(url + "/")  # warm the cache
+    stack_id = re.search(r'href="/stacks/([^/"]+)/"', session.get(url + "/").text).group(1)
+    partial = session.get(url + "/", headers=htmx).text
+    version = re.search(r'"v": "([0-9a-f]+)"', partial).group(1)
+    rows = {
+        "/healthz": sample(session, url + "/healthz", samples),
+        "overview page": sample(session, url + "/", samples),
+        "overview partial": sample(session, url + "/", samples, headers=htmx),
+        "unchanged poll": sample(session, url + "/", samples, headers=htmx, params={"v": version}),
+        "stack page": sample(session, f"{url}/stacks/{stack_id}/", samples),
+    }
+    base = statistics.median(rows["/healthz"][0])
+    lines = []
+    sizes = {}
+    for name, (times, size) in rows.items():
+        p50, p95 = p50_p95(times)
+        lines.append(
+            f"  {stacks:>6} stacks  {name:<17} median {p50:7.1f} ms  p95 {p95:7.1f} ms"
+            f"  ({p50 / base:5.1f}x healthz)  {size / 1024:8.1f} KB"
+        )
+        sizes[name] = size
+    return lines, sizes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--poll", type=int, default=3, help="poll interval for the viewer test")
+    parser.add_argument("--intervals", type=int, default=3)
+    parser.add_argument("--samples", type=int, default=60)
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="portal-bench-"))
+    print(
+        f"Spacelift Portal benchmark, {time.strftime('%Y-%m-%d %H:%M')}, "
+        f"{os.cpu_count()} cores; poll interval {args.poll} s for the viewer test"
+    )
+    try:
+        print("\nUpstream queries per poll interval (overview partial, 48 stacks):")
+        with simulator(48) as sim_url:
+            for cache in (True, False):
+                with portal(sim_url, workdir, cache=cache, poll=args.poll) as (url, _):
+                    for viewers in (1, 10, 100):
+                        q = viewers_per_interval(url, sim_url, viewers, args.poll, args.intervals)
+                        mode = "cached      " if cache else "pass-through"
+                        print(f"  {mode} {viewers:>3} viewers: {q:6.1f} queries per interval")
+        print("\nLatency (sequential requests, warm cache, 10 s interval):")
+        for stacks in (1000, 10000):
+            with (
+                simulator(stacks) as sim_url,
+                portal(sim_url, workdir, cache=True, poll=10) as (url, proc),
+            ):
+                lines, sizes = latency_table(url, stacks, args.samples)
+                print("\n".join(lines))
+                print(
+                    f"  {stacks:>6} stacks  bytes per poll: changed {sizes['overview partial']:,}"
+                    f" B, unchanged {sizes['unchanged poll']:,} B;"
+                    f" peak memory of the server {peak_memory_mb(proc):.0f} MB"
+                )
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
