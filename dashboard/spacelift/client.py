@@ -163,7 +163,9 @@ class SpaceliftClient:
     def _exchange_once(self, stale_jwt: str | None) -> Token:
         """Exchange the key unless another request or process just did (single flight)."""
         lock_key = self._token_key + ":lock"
-        deadline = time.monotonic() + EXCHANGE_LOCK_SECONDS
+        deadline = getattr(self._local, "deadline", None) or (
+            time.monotonic() + EXCHANGE_LOCK_SECONDS
+        )
         while not self.cache.add(lock_key, 1, timeout=EXCHANGE_LOCK_SECONDS):
             cached = self.cache.get(self._token_key)
             if isinstance(cached, Token) and cached.jwt != stale_jwt and cached.fresh(self.clock()):
@@ -213,7 +215,20 @@ class SpaceliftClient:
     # Transport ----------------------------------------------------------------------------
 
     def execute(self, document: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Run a query with a token; on `unauthorized`, one re-exchange and one retry."""
+        """Run a query with a token; on `unauthorized`, one re-exchange and one retry.
+
+        The exchange, the query and the retry share one time budget (the read timeout), so a
+        hung Spacelift holds a page no longer than SPACELIFT_TIMEOUT_SECONDS in all.
+        """
+        if getattr(self._local, "deadline", None) is not None:
+            return self._execute(document, variables)
+        self._local.deadline = time.monotonic() + self.timeout[1]
+        try:
+            return self._execute(document, variables)
+        finally:
+            self._local.deadline = None
+
+    def _execute(self, document: str, variables: dict[str, Any] | None) -> dict[str, Any]:
         token = self.token()
         data, errs = self._post(document, variables, token.jwt)
         if errs and _is_unauthorized(errs):
@@ -248,8 +263,15 @@ class SpaceliftClient:
         transport = self._transport()
         transport.headers = {"Authorization": f"Bearer {jwt}"} if jwt else None
         request = GraphQLRequest(document, variable_values=variables)
+        deadline = getattr(self._local, "deadline", None)
+        connect, read = self.timeout
+        if deadline is not None:
+            read = deadline - time.monotonic()
+            if read <= 0:
+                raise errors.Timeout(f"Spacelift did not answer within {self.timeout[1]:g} seconds")
+            connect = min(connect, read)
         try:
-            result = transport.execute(request)
+            result = transport.execute(request, timeout=(connect, read))
         except errors.SpaceliftError:
             raise
         except TransportConnectionFailed as exc:

@@ -96,9 +96,9 @@ class SpaceliftService:
         self.ttl = ttl if ttl is not None else settings.PORTAL_POLL_SECONDS
         self.cached = settings.PORTAL_CACHE if cached is None else cached
         self.prefix = f"spacelift:{connection.fingerprint}:"
-        connect, read = self.client.timeout
-        # A waiter gives up a little after the fetch it waits on must have ended.
-        self.wait_seconds = connect + read + 1
+        # A waiter gives up a little after the fetch it waits on must have ended: the client
+        # bounds a whole read (exchange, query, retry) by its read timeout.
+        self.wait_seconds = self.client.timeout[1] + 0.5
 
     # What views call ----------------------------------------------------------------------
 

@@ -1,0 +1,107 @@
+"""The fault matrix: every simulator fault against every page and poll.
+
+Each answers 200 with the last good data and a stale banner, then recovers by itself.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+
+from dashboard.connections import current_connection
+from dashboard.spacelift.service import SpaceliftService
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+FAULTS = ["http500", "not_json", "unauthorized", "hang", "graphql_error", "rate_limit"]
+
+
+def pages(stack_id: str) -> list[tuple[str, dict, dict]]:
+    return [
+        ("/", {}, {}),
+        ("/", {}, HTMX),
+        (f"/stacks/{stack_id}/", {}, {}),
+        (f"/stacks/{stack_id}/", {"region": "stack"}, HTMX),
+        (f"/stacks/{stack_id}/", {"region": "runs"}, HTMX),
+    ]
+
+
+def end_interval(*, backoff_too: bool = False) -> None:
+    """As if the poll interval (and, optionally, the backoff period) had passed."""
+    svc = SpaceliftService(current_connection())
+    names = cache.get(svc.prefix + "index") or set()
+    cache.delete_many(list(names))
+    if backoff_too:
+        cache.delete_many([name + ":failure" for name in names])
+
+
+@pytest.fixture
+def a_stack_id(connected):
+    from dashboard.spacelift.client import SpaceliftClient
+
+    client = SpaceliftClient(current_connection())
+    return next(s.id for s in client.list_stacks() if s.health.value == "healthy")
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_every_page_keeps_its_last_good_data_through_a_fault_and_recovers(
+    viewer_client, connected, a_stack_id, fault
+):
+    for path, params, headers in pages(a_stack_id):
+        assert viewer_client.get(path, params, **headers).status_code == 200
+    end_interval()
+    connected.set_faults(mode=fault)
+    for path, params, headers in pages(a_stack_id):
+        response = viewer_client.get(path, params, **headers)
+        html = response.content.decode()
+        assert response.status_code == 200, (fault, path, params)
+        assert "Stale:" in html, (fault, path, params)
+        assert "Traceback" not in html
+        assert 'data-stack="' in html or 'data-run="' in html or "<dt>Repository</dt>" in html
+    connected.set_faults(mode=None)
+    end_interval(backoff_too=True)
+    for path, params, headers in pages(a_stack_id):
+        html = viewer_client.get(path, params, **headers).content.decode()
+        assert "Stale:" not in html and "banner-error" not in html, (fault, path)
+
+
+@pytest.mark.parametrize("fault", ["http500", "not_json", "rate_limit"])
+def test_without_good_data_the_page_says_what_failed_and_what_to_do(
+    viewer_client, connected, fault
+):
+    connected.set_faults(mode=fault)
+    for path, params, headers in [
+        ("/", {}, {}),
+        ("/", {}, HTMX),
+        ("/stacks/payments-prod/", {}, {}),
+    ]:
+        response = viewer_client.get(path, params, **headers)
+        html = response.content.decode()
+        assert response.status_code == 200
+        assert "Spacelift could not be read." in html
+        assert 'class="hint"' in html
+
+
+def test_after_a_failure_the_region_polls_no_sooner_than_the_retry(viewer_client, connected):
+    connected.set_faults(mode="rate_limit")  # Retry-After: 7
+    html = viewer_client.get("/", **HTMX).content.decode()
+    interval = int(html.split('hx-trigger="every ')[1].split("s")[0])
+    assert interval >= 7
+
+
+def test_a_stack_that_vanished_is_a_404_not_an_error(viewer_client, connected):
+    before = {s.id for s in connected.world.stacks}
+    viewer_client.get("/")
+    gone = sorted(before)[-1]
+    assert viewer_client.get(f"/stacks/{gone}/").status_code == 200
+    connected.rebuild_world(10, seed=99)
+    try:
+        gone = next(i for i in sorted(before) if connected.world.get_stack(i) is None)
+        end_interval()
+        response = viewer_client.get(f"/stacks/{gone}/")
+        assert response.status_code == 404
+        assert b"Not found" in response.content
+        assert viewer_client.get("/").status_code == 200
+    finally:
+        connected.rebuild_world(48, seed=7)
