@@ -43,3 +43,80 @@ class SpaceliftConnection(models.Model):
 
     def as_connection(self) -> Connection:
         return Connection(self.base_url, self.key_id, self.secret(), source="database")
+
+
+class AuditEntry(models.Model):
+    """One action a portal user took on Spacelift, successful or not."""
+
+    class Action(models.TextChoices):
+        TRIGGER = "trigger", "Trigger run"
+        CONFIRM = "confirm", "Confirm run"
+        DISCARD = "discard", "Discard run"
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Kept as text too, so the log still names who acted after the account is deleted.
+    username = models.CharField(max_length=150)
+    action = models.CharField(max_length=20, choices=Action.choices)
+    stack_id = models.CharField(max_length=128)
+    run_id = models.CharField(max_length=26, blank=True)
+    # The run Spacelift reports for the action (the new run for a trigger).
+    result_run_id = models.CharField(max_length=26, blank=True)
+    result_state = models.CharField(max_length=40, blank=True)
+    succeeded = models.BooleanField(default=False)
+    message = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        permissions = [
+            ("operate_stacks", "Can trigger, confirm and discard runs from the portal"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.username} {self.action} {self.stack_id} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class StackStateChange(models.Model):
+    """A change of a stack's state that the portal observed, for history and "since you
+    last looked". Kept for PORTAL_HISTORY_DAYS."""
+
+    connection = models.CharField(max_length=16, db_index=True)
+    stack_id = models.CharField(max_length=128)
+    from_state = models.CharField(max_length=40, blank=True)
+    to_state = models.CharField(max_length=40)
+    observed_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["connection", "stack_id", "observed_at"])]
+        ordering = ["-observed_at"]
+
+    def __str__(self) -> str:
+        return f"{self.stack_id}: {self.from_state or '?'} -> {self.to_state}"
+
+
+class LastSeenState(models.Model):
+    """The last state the portal saw for each stack, to tell what changed."""
+
+    connection = models.CharField(max_length=16)
+    stack_id = models.CharField(max_length=128)
+    state = models.CharField(max_length=40)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "stack_id"], name="one_state_per_stack")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.stack_id}: {self.state}"
+
+
+class LastVisit(models.Model):
+    """When a user last opened the overview, for "since you last looked"."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    seen_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.user} at {self.seen_at}"

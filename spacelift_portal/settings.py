@@ -162,6 +162,12 @@ SPACELIFT_API_KEY_SECRET = env("SPACELIFT_API_KEY_SECRET", default="")
 SPACELIFT_TIMEOUT_SECONDS = env("SPACELIFT_TIMEOUT_SECONDS")
 SPACELIFT_CONNECT_TIMEOUT_SECONDS = env("SPACELIFT_CONNECT_TIMEOUT_SECONDS")
 PORTAL_POLL_SECONDS = max(2, env("PORTAL_POLL_SECONDS"))
+# Hides and refuses every action (trigger, confirm, discard): a pure dashboard.
+PORTAL_READ_ONLY = env.bool("PORTAL_READ_ONLY", default=False)
+# A READY stack (waiting for a worker) longer than this is listed as stuck.
+PORTAL_STUCK_MINUTES = env.int("PORTAL_STUCK_MINUTES", default=15)
+# Observed state changes are kept this many days.
+PORTAL_HISTORY_DAYS = env.int("PORTAL_HISTORY_DAYS", default=30)
 # Off only for benchmarks: every page view then queries Spacelift, like the peers do.
 PORTAL_CACHE = env.bool("PORTAL_CACHE", default=True)
 # Fernet key(s) for the stored API key secret, newest first; derived from SECRET_KEY if unset.

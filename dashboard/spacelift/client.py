@@ -144,6 +144,26 @@ class SpaceliftClient:
     def viewer(self) -> dict[str, Any]:
         return self.execute(documents.VIEWER).get("viewer") or {}
 
+    # Actions ------------------------------------------------------------------------------
+    # Retried only on `unauthorized`, which means the first attempt was not carried out.
+
+    def trigger_run(self, stack_id: str) -> tuple[str, str]:
+        """A tracked run of the tracked commit; returns the new run's ID and state."""
+        data = self.execute(documents.RUN_TRIGGER, {"stack": stack_id})
+        return self._run_result(data, "runTrigger")
+
+    def confirm_run(self, stack_id: str, run_id: str, note: str) -> tuple[str, str]:
+        data = self.execute(documents.RUN_CONFIRM, {"stack": stack_id, "run": run_id, "note": note})
+        return self._run_result(data, "runConfirm")
+
+    def discard_run(self, stack_id: str, run_id: str, note: str) -> tuple[str, str]:
+        data = self.execute(documents.RUN_DISCARD, {"stack": stack_id, "run": run_id, "note": note})
+        return self._run_result(data, "runDiscard")
+
+    def _run_result(self, data: dict[str, Any], field: str) -> tuple[str, str]:
+        run = data.get(field) or {}
+        return self._parse(lambda: (str(run["id"]), str(run.get("state") or "")))
+
     @staticmethod
     def _parse(build: Callable[[], T]) -> T:
         try:

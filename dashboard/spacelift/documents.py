@@ -66,3 +66,20 @@ query StackRun($stack: ID!, $run: ID!) {{
 """
 
 SPACES = "query Spaces { spaces { id name description parentSpace accessLevel } }"
+
+# Actions. Each returns the run Spacelift created or changed. runTrigger takes no note.
+RUN_TRIGGER = """
+mutation RunTrigger($stack: ID!) { runTrigger(stack: $stack) { id state } }
+"""
+
+RUN_CONFIRM = """
+mutation RunConfirm($stack: ID!, $run: ID, $note: String) {
+  runConfirm(stack: $stack, run: $run, note: $note) { id state }
+}
+"""
+
+RUN_DISCARD = """
+mutation RunDiscard($stack: ID!, $run: ID, $note: String) {
+  runDiscard(stack: $stack, run: $run, note: $note) { id state }
+}
+"""

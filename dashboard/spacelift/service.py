@@ -173,6 +173,10 @@ class SpaceliftService:
         if key not in names:
             cache.set(index_key, names | {key}, timeout=LAST_GOOD_SECONDS)
 
+    def invalidate(self, *names: str) -> None:
+        """Make the next read of `names` go to Spacelift (after an action changed them)."""
+        cache.delete_many([self.prefix + name for name in names])
+
     def forget(self) -> None:
         """Drop every cached result, failure and the token of this connection."""
         index_key = self.prefix + "index"

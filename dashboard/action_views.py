@@ -1,0 +1,162 @@
+"""Acting on Spacelift from the portal: trigger, confirm, discard. Each behind a confirmation.
+
+Only users with `dashboard.operate_stacks` (the "operators" group) may act, never when
+PORTAL_READ_ONLY is on, and every attempt is written to the audit log. The portal user's
+name goes to Spacelift in the note where the mutation takes one (confirm and discard).
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import wraps
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+
+from .connections import ConnectionProblem, current_connection
+from .models import AuditEntry
+from .spacelift import errors
+from .spacelift.service import SpaceliftService
+from .views import RUN_ID, STACK_ID
+
+logger = logging.getLogger(__name__)
+
+OPERATE_PERMISSION = "dashboard.operate_stacks"
+
+
+def can_operate(user) -> bool:
+    return (
+        not settings.PORTAL_READ_ONLY
+        and user.is_authenticated
+        and user.has_perm(OPERATE_PERMISSION)
+    )
+
+
+def operator_required(view):
+    @wraps(view)
+    @login_required
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        if settings.PORTAL_READ_ONLY:
+            raise PermissionDenied("The portal is read-only.")
+        if not request.user.has_perm(OPERATE_PERMISSION):
+            raise PermissionDenied("Acting on runs needs the operators group.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _service() -> SpaceliftService:
+    try:
+        connection = current_connection()
+    except ConnectionProblem as exc:
+        raise Http404(str(exc)) from None
+    if connection is None:
+        raise Http404("No Spacelift connection")
+    return SpaceliftService(connection)
+
+
+def _note(request: HttpRequest, verb: str) -> str:
+    return f"{verb} from Spacelift Portal by {request.user.get_username()}"
+
+
+def _perform(request, service, action, stack_id, run_id, call) -> HttpResponse:
+    entry = AuditEntry(
+        user=request.user,
+        username=request.user.get_username(),
+        action=action,
+        stack_id=stack_id,
+        run_id=run_id or "",
+    )
+    try:
+        result_id, result_state = call()
+    except errors.SpaceliftError as exc:
+        entry.message = exc.message[:500]
+        entry.save()
+        logger.warning("%s on %s by %s failed: %s", action, stack_id, entry.username, exc.message)
+        messages.error(request, f"{AuditEntry.Action(action).label} failed: {exc.message}.")
+        return redirect("dashboard:stack", stack_id)
+    entry.succeeded = True
+    entry.result_run_id = result_id[:26]
+    entry.result_state = result_state[:40]
+    entry.save()
+    logger.info("%s on %s by %s: run %s", action, stack_id, entry.username, result_id)
+    service.invalidate("stacks", f"stack:{stack_id}", f"runs:{stack_id}:")
+    messages.success(
+        request, f"{AuditEntry.Action(action).label}: run {result_id} is {result_state.lower()}."
+    )
+    return redirect("dashboard:stack", stack_id)
+
+
+@operator_required
+@require_http_methods(["GET", "POST"])
+def trigger_run(request: HttpRequest, stack_id: str) -> HttpResponse:
+    if not STACK_ID.match(stack_id):
+        raise Http404("No such stack")
+    service = _service()
+    if request.method == "POST":
+        return _perform(
+            request, service, AuditEntry.Action.TRIGGER, stack_id, "",
+            lambda: service.client.trigger_run(stack_id),
+        )  # fmt: skip
+    stack = service.stack(stack_id)
+    if stack.data is None and stack.problem is None:
+        raise Http404("No such stack")
+    return render(request, "dashboard/confirm_action.html", {
+        "title": "Trigger a tracked run",
+        "question": "Start a tracked run of this stack at its tracked commit?",
+        "button": "Trigger run",
+        "stack_id": stack_id,
+        "stack": stack.data,
+        "action_url": reverse("dashboard:trigger", args=[stack_id]),
+    })  # fmt: skip
+
+
+@operator_required
+@require_http_methods(["GET", "POST"])
+def run_action(request: HttpRequest, stack_id: str, run_id: str, action: str) -> HttpResponse:
+    if not STACK_ID.match(stack_id) or not RUN_ID.match(run_id):
+        raise Http404("No such run")
+    if action not in (AuditEntry.Action.CONFIRM, AuditEntry.Action.DISCARD):
+        raise Http404("No such action")
+    service = _service()
+    if request.method == "POST":
+        client = service.client
+        if action == AuditEntry.Action.CONFIRM:
+
+            def call():
+                return client.confirm_run(stack_id, run_id, _note(request, "Confirmed"))
+        else:
+
+            def call():
+                return client.discard_run(stack_id, run_id, _note(request, "Discarded"))
+
+        return _perform(request, service, action, stack_id, run_id, call)
+    confirm = action == AuditEntry.Action.CONFIRM
+    return render(request, "dashboard/confirm_action.html", {
+        "title": "Confirm the plan" if confirm else "Discard the plan",
+        "question": (
+            "Apply this run's plan? Spacelift will change the infrastructure as planned."
+            if confirm
+            else "Discard this run's plan? Nothing will be applied."
+        ),
+        "button": "Confirm and apply" if confirm else "Discard plan",
+        "danger": confirm,
+        "stack_id": stack_id,
+        "run_id": run_id,
+        "stack": service.stack(stack_id).data,
+        "action_url": reverse("dashboard:run_action", args=[stack_id, run_id, action]),
+    })  # fmt: skip
+
+
+@login_required
+def audit_log(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_staff:
+        raise PermissionDenied
+    entries = AuditEntry.objects.select_related("user")[:500]
+    return render(request, "dashboard/audit_log.html", {"entries": entries})

@@ -1,0 +1,148 @@
+"""Trigger, confirm and discard: permission, confirmation step, audit log, read-only mode."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.contrib.auth.models import Group
+from django.test import Client
+
+from dashboard.models import AuditEntry
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def operator_client(client, django_user_model):
+    user = django_user_model.objects.create_user("olga", password="pw-olga-123")
+    user.groups.add(Group.objects.get(name="operators"))
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture(autouse=True)
+def fresh_world(sim):
+    """Actions change the simulated account: each test starts from the same one."""
+    sim.rebuild_world(48, seed=7)
+
+
+def writable_stack(sim, state: str | None = None):
+    stack = next(
+        s for s in sim.world.stacks
+        if s.can_write and not s.is_disabled and not s.locked_by
+        and (state is None or s.state == state) and s.id not in sim.world.active_stack_ids
+    )  # fmt: skip
+    stack.ensure_history()
+    return stack
+
+
+def unconfirmed_run(stack):
+    return next(r for r in stack.tracked if r.state == "UNCONFIRMED")
+
+
+def test_viewers_cannot_act(viewer_client, connected):
+    stack = writable_stack(connected)
+    assert viewer_client.get(f"/stacks/{stack.id}/actions/trigger/").status_code == 403
+    assert viewer_client.post(f"/stacks/{stack.id}/actions/trigger/").status_code == 403
+    assert "runTrigger" not in connected.stats()["by_field"]
+    html = viewer_client.get(f"/stacks/{stack.id}/").content.decode()
+    assert "Trigger run" not in html
+    assert AuditEntry.objects.count() == 0
+
+
+def test_trigger_asks_for_confirmation_first(operator_client, connected):
+    stack = writable_stack(connected)
+    html = operator_client.get(f"/stacks/{stack.id}/").content.decode()
+    assert f'href="/stacks/{stack.id}/actions/trigger/"' in html
+    page = operator_client.get(f"/stacks/{stack.id}/actions/trigger/")
+    assert page.status_code == 200
+    assert b"Start a tracked run of this stack" in page.content
+    assert "runTrigger" not in connected.stats()["by_field"]  # nothing done on GET
+
+
+def test_an_operator_triggers_a_run_and_it_is_audited(operator_client, connected):
+    stack = writable_stack(connected)
+    runs_before = {r.id for r in stack.tracked}
+    response = operator_client.post(f"/stacks/{stack.id}/actions/trigger/")
+    assert response.status_code == 302
+    new_runs = [r for r in stack.tracked if r.id not in runs_before]
+    assert len(new_runs) == 1
+    entry = AuditEntry.objects.get()
+    assert (entry.username, entry.action, entry.stack_id, entry.succeeded) == (
+        "olga",
+        "trigger",
+        stack.id,
+        True,
+    )
+    assert entry.result_run_id == new_runs[0].id
+    # The page shows the new run at once, without waiting for the interval.
+    page = operator_client.get(f"/stacks/{stack.id}/").content.decode()
+    assert f'data-run="{new_runs[0].id}"' in page
+
+
+@pytest.mark.parametrize(("action", "final"), [("confirm", "CONFIRMED"), ("discard", "DISCARDED")])
+def test_an_operator_confirms_or_discards_with_their_name_in_the_note(
+    operator_client, connected, action, final
+):
+    stack = writable_stack(connected, "UNCONFIRMED")
+    run = unconfirmed_run(stack)
+    html = operator_client.get(f"/stacks/{stack.id}/").content.decode()
+    assert f'href="/stacks/{stack.id}/runs/{run.id}/actions/{action}/"' in html
+    url = f"/stacks/{stack.id}/runs/{run.id}/actions/{action}/"
+    assert operator_client.get(url).status_code == 200
+    assert run.state == "UNCONFIRMED"  # the confirmation page changes nothing
+    assert operator_client.post(url).status_code == 302
+    transition = next(t for t in run.transitions if t.state == final)
+    assert "olga" in (transition.note or "")
+    entry = AuditEntry.objects.get()
+    assert (entry.action, entry.run_id, entry.result_run_id, entry.succeeded) == (
+        action,
+        run.id,
+        run.id,
+        True,
+    )
+
+
+def test_a_failed_action_is_audited_and_explained(operator_client, connected):
+    stack = next(s for s in connected.world.stacks if not s.can_write)
+    response = operator_client.post(f"/stacks/{stack.id}/actions/trigger/", follow=True)
+    assert response.status_code == 200
+    assert b"Trigger run failed" in response.content
+    entry = AuditEntry.objects.get()
+    assert not entry.succeeded and "forbidden" in entry.message
+
+
+def test_read_only_mode_hides_and_refuses_every_action(operator_client, connected, settings):
+    settings.PORTAL_READ_ONLY = True
+    stack = writable_stack(connected, "UNCONFIRMED")
+    run = unconfirmed_run(stack)
+    html = operator_client.get(f"/stacks/{stack.id}/").content.decode()
+    assert "Trigger run" not in html and "/actions/" not in html
+    assert operator_client.post(f"/stacks/{stack.id}/actions/trigger/").status_code == 403
+    url = f"/stacks/{stack.id}/runs/{run.id}/actions/confirm/"
+    assert operator_client.post(url).status_code == 403
+    assert run.state == "UNCONFIRMED"
+
+
+def test_actions_need_csrf(django_user_model, connected):
+    user = django_user_model.objects.create_user("csrf-op", password="pw-op-123")
+    user.groups.add(Group.objects.get(name="operators"))
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    stack = writable_stack(connected)
+    assert client.post(f"/stacks/{stack.id}/actions/trigger/").status_code == 403
+
+
+def test_malformed_ids_and_unknown_actions_are_404(operator_client, connected):
+    assert operator_client.get("/stacks/x/runs/not-a-ulid/actions/confirm/").status_code == 404
+    run_id = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
+    assert operator_client.get(f"/stacks/x/runs/{run_id}/actions/destroy/").status_code == 404
+
+
+def test_the_audit_log_is_for_staff(operator_client, admin_client, connected):
+    stack = writable_stack(connected)
+    operator_client.post(f"/stacks/{stack.id}/actions/trigger/")
+    assert operator_client.get("/administration/audit/").status_code == 403
+    html = admin_client.get("/administration/audit/").content.decode()
+    assert re.search(r"<td>olga</td>\s*<td>Trigger run</td>", html)
