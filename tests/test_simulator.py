@@ -671,6 +671,7 @@ def test_faults_are_switched_over_http_and_spare_the_control_endpoints(
         "mode": "http500",
         "unauthorized_once": False,
         "hang_seconds": 60.0,
+        "registry_no_access": False,
     }
     assert requests.get(faults_url, timeout=5).json()["mode"] == "http500"
     assert requests.get(f"{sim.url}/_sim/stats", timeout=5).status_code == 200
@@ -727,3 +728,85 @@ def test_the_world_can_be_rebuilt_at_another_size(sim: SimulatorHandle) -> None:
         assert requests.post(world_url, json={"stacks": "x"}, timeout=5).status_code == 400
     finally:
         sim.rebuild_world(48)
+
+
+# -- the module registry ------------------------------------------------------------------
+
+
+def registry_get(handle: SimulatorHandle, path: str, token: str | None = None, **kwargs) -> Any:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return requests.get(
+        f"{handle.url}/registry/modules/v1/{path}", headers=headers, timeout=5, **kwargs
+    )
+
+
+def test_the_registry_lists_a_modules_versions_in_the_terraform_registry_format(
+    sim: SimulatorHandle,
+) -> None:
+    module = sim.world.modules[0]
+    path = f"simulated/{module.name}/{module.terraform_provider}/versions"
+    response = registry_get(sim, path, token=exchange(sim))
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "modules": [
+            {
+                "source": f"simulated/{module.name}/{module.terraform_provider}",
+                "versions": [{"version": version} for version in module.versions],
+            }
+        ]
+    }
+    assert len(module.versions) >= 3
+    assert sim.stats()["registry"] == 1
+
+
+@pytest.mark.parametrize("token", [None, "not-a-jwt", "a.b.c"])
+def test_the_registry_requires_a_token_it_issued(sim: SimulatorHandle, token: str | None) -> None:
+    response = registry_get(sim, "simulated/vpc/aws/versions", token=token)
+
+    assert response.status_code == 401
+    assert "unauthorized" in response.json()["errors"][0]
+
+
+def test_without_access_the_registry_answers_an_empty_list_not_a_401(sim: SimulatorHandle) -> None:
+    token = exchange(sim)
+    requests.post(f"{sim.url}/_sim/faults", json={"registry_no_access": True}, timeout=5)
+
+    response = registry_get(sim, "simulated/vpc/aws/versions", token=token)
+
+    assert response.status_code == 200
+    assert response.json() == {"modules": [{"source": "simulated/vpc/aws", "versions": []}]}
+    assert sim.faults()["registry_no_access"] is True
+    bad = requests.post(f"{sim.url}/_sim/faults", json={"registry_no_access": "yes"}, timeout=5)
+    assert bad.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "simulated/no-such-module/aws/versions",
+        "simulated/vpc/google/versions",
+        "another-org/vpc/aws/versions",
+        "simulated/vpc/aws",
+        "simulated/vpc/aws/versions/extra",
+    ],
+)
+def test_the_registry_answers_404_for_unknown_modules_and_paths(
+    sim: SimulatorHandle, path: str
+) -> None:
+    response = registry_get(sim, path, token=exchange(sim))
+
+    assert response.status_code == 404
+    assert response.json() == {"errors": ["Not Found"]}
+
+
+def test_transport_faults_apply_to_the_registry_too(sim: SimulatorHandle) -> None:
+    token = exchange(sim)
+    sim.set_faults(mode="http500")
+    assert registry_get(sim, "simulated/vpc/aws/versions", token=token).status_code == 500
+    sim.set_faults(mode="rate_limit")
+    assert registry_get(sim, "simulated/vpc/aws/versions", token=token).status_code == 429
+    sim.set_faults(mode="unauthorized")
+    assert registry_get(sim, "simulated/vpc/aws/versions", token=token).status_code == 401
+    sim.set_faults(mode="graphql_error")  # a GraphQL error has no meaning here
+    assert registry_get(sim, "simulated/vpc/aws/versions", token=token).status_code == 200

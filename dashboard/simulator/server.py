@@ -9,9 +9,15 @@ GraphQL error for a wrong secret; everything else needs `Authorization: Bearer <
 unexpired token this server issued, or it fails with an error whose message contains
 `unauthorized`.
 
+`GET /registry/modules/v1/<org>/<module>/<provider>/versions` is the private module registry
+(the Terraform registry protocol, ../shared/spacelift-api.md, "Module registry"): the org is
+`simulated`, the token the same JWT, and with `registry_no_access` it answers an empty
+versions list, as Spacelift does to a token that may not read the module's space.
+
 Faults (latency, HTTP 500, HTML instead of JSON, unauthorized, a hang, a GraphQL error,
 HTTP 429) are switched at start or at runtime through `/_sim/faults`; they apply to
-`/graphql` only. `/_sim/*` also reads and resets counters, steps the world and rebuilds it.
+`/graphql` and, except the GraphQL error, to the registry. `/_sim/*` also reads and resets
+counters, steps the world and rebuilds it.
 
 The log has one line per request: method, path, root fields, status, milliseconds. It never
 holds the secret, the variables or the Authorization header.
@@ -85,6 +91,9 @@ FAULT_MODES = ("http500", "not_json", "unauthorized", "hang", "graphql_error", "
 # Root fields that need no token: the exchange itself.
 _PUBLIC_ROOT_FIELDS = frozenset({"apiKeyUser", "__typename"})
 _ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
+# The registry's organisation: Spacelift's is the account name; the simulator has one.
+REGISTRY_ORG = "simulated"
+REGISTRY_PREFIX = "/registry/modules/v1/"
 
 _HTML_500 = (
     "<!DOCTYPE html><html><head><title>500 Internal Server Error</title></head>"
@@ -456,6 +465,7 @@ class Faults:
     mode: str | None = None  # one of FAULT_MODES
     unauthorized_once: bool = False  # the next authenticated request fails, once
     hang_seconds: float = DEFAULT_HANG_SECONDS  # how long "hang" waits at most
+    registry_no_access: bool = False  # the registry answers every module with no versions
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -471,6 +481,7 @@ def _empty_stats(now: float) -> dict[str, Any]:
         "unauthorized": 0,
         "invalid": 0,
         "faults": 0,
+        "registry": 0,
         "since": now,
     }
 
@@ -590,7 +601,7 @@ class Simulator:
 
     def set_faults(self, **changes: Any) -> dict[str, Any]:
         """Change some fault settings (the others stay); return them all."""
-        allowed = {"latency", "mode", "unauthorized_once", "hang_seconds"}
+        allowed = {"latency", "mode", "unauthorized_once", "hang_seconds", "registry_no_access"}
         unknown = set(changes) - allowed
         if unknown:
             raise ValueError(f"unknown fault settings: {', '.join(sorted(unknown))}")
@@ -602,8 +613,9 @@ class Simulator:
                 if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
                     raise ValueError(f"{name} must be a number of seconds, 0 or more")
                 changes[name] = float(value)
-        if "unauthorized_once" in changes and not isinstance(changes["unauthorized_once"], bool):
-            raise ValueError("unauthorized_once must be true or false")
+        for name in ("unauthorized_once", "registry_no_access"):
+            if name in changes and not isinstance(changes[name], bool):
+                raise ValueError(f"{name} must be true or false")
         with self._lock:
             for name, value in changes.items():
                 setattr(self.faults, name, value)
@@ -716,6 +728,49 @@ class Simulator:
                 )
         payload = self._execute(prepared.document, operation, request, actor)
         return _json_reply(payload, root_fields=root_fields)
+
+    # -- the module registry ---------------------------------------------------------------
+
+    def handle_registry(
+        self, path: str, authorization: str | None, wait: Callable[[float], bool]
+    ) -> Reply | None:
+        """Answer `GET /registry/modules/v1/<org>/<module>/<provider>/versions`."""
+        self._count("registry")
+        faults = self.get_faults()
+        if faults["latency"] and not wait(faults["latency"]):
+            return None
+        if faults["mode"] not in ("graphql_error", "unauthorized"):
+            reply = self._transport_fault(faults, wait)
+            if reply is not None or faults["mode"] == "hang":
+                return reply
+        parts = path[len(REGISTRY_PREFIX) :].split("/")
+        if len(parts) != 4 or parts[3] != "versions" or not all(parts[:3]):
+            return _json_reply({"errors": ["Not Found"]}, 404)
+        actor, problem = self.authenticate(authorization)
+        if problem is None and faults["mode"] == "unauthorized":
+            problem = "unauthorized"
+        if actor is None or problem is not None:
+            self._count("unauthorized")
+            return _json_reply({"errors": [problem or "unauthorized"]}, 401)
+        org, name, provider = parts[:3]
+        with self.world.lock:
+            module = next(
+                (
+                    m
+                    for m in self.world.modules
+                    if org == REGISTRY_ORG and m.name == name and m.terraform_provider == provider
+                ),
+                None,
+            )
+            versions = [] if module is None else list(module.versions)
+        if module is None:
+            return _json_reply({"errors": ["Not Found"]}, 404)
+        if faults["registry_no_access"]:
+            versions = []  # what Spacelift answers a token that may not read the space
+        source = f"{org}/{name}/{provider}"
+        return _json_reply(
+            {"modules": [{"source": source, "versions": [{"version": v} for v in versions]}]}
+        )
 
     def _record_operation(
         self,
@@ -902,6 +957,14 @@ class _Handler(BaseHTTPRequestHandler):
                         headers={"Allow": "POST"},
                     )
                 )
+            elif path.startswith(REGISTRY_PREFIX) and method == "GET":
+                reply = self.server.simulator.handle_registry(
+                    path, self.headers.get("Authorization"), self._wait
+                )
+                if reply is None:
+                    self.close_connection = True
+                    return
+                self._send(reply)
             elif path.startswith("/_sim/") or path == "/":
                 self._send(self._control(method, path))
             else:
@@ -1008,11 +1071,15 @@ def _describe(simulator: Simulator) -> dict[str, Any]:
         "simulator": "Spacelift GraphQL API",
         "graphql": f"{simulator.base_url}/graphql",
         "key_id": simulator.key_id,
+        "registry": (
+            f"{simulator.base_url}{REGISTRY_PREFIX}{REGISTRY_ORG}/<module>/<provider>/versions"
+        ),
         "control": {
             "GET /_sim/stats": "request counters",
             "POST /_sim/reset-stats": "zero the counters",
             "GET /_sim/faults": "current faults",
-            "POST /_sim/faults": 'change faults, e.g. {"mode": "http500", "latency": 0.5}',
+            "POST /_sim/faults": 'change faults, e.g. {"mode": "http500", "latency": 0.5}, '
+            'or {"registry_no_access": true}',
             "DELETE /_sim/faults": "clear every fault",
             "POST /_sim/step": "move every active run one state forward",
             "GET /_sim/world": "size, seed and active stacks",

@@ -517,6 +517,8 @@ class Module:
     created_at: int
     administrative: bool = False
     is_disabled: bool = False
+    # Published versions, oldest first: served by the registry, not by GraphQL.
+    versions: list[str] = field(default_factory=list)
 
     @property
     def space(self) -> str:
@@ -948,6 +950,22 @@ def _generate_history(stack: Stack) -> None:
         at = run.created_at - rng.randint(3600, 5 * 86400)
 
 
+def _module_versions(rng: random.Random) -> list[str]:
+    """A release history, oldest first: mostly patches, some minors, a rare major."""
+    major, minor, patch = rng.randint(0, 1), rng.randint(0, 3), 0
+    versions = [f"{major}.{minor}.{patch}"]
+    for _ in range(rng.randint(2, 11)):
+        bump = rng.random()
+        if bump < 0.1:
+            major, minor, patch = major + 1, 0, 0
+        elif bump < 0.4:
+            minor, patch = minor + 1, 0
+        else:
+            patch += 1
+        versions.append(f"{major}.{minor}.{patch}")
+    return versions
+
+
 def _checksum(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
@@ -988,7 +1006,8 @@ def _generate_details(stack: Stack) -> StackDetails:
             ConfigElement(
                 id=f"{path}/spacelift.auto.tfvars",
                 type="FILE_MOUNT",
-                value=content,
+                # Base64, as the Terraform provider reads a mounted file's content from it.
+                value=base64.b64encode(content.encode()).decode("ascii"),
                 checksum=_checksum(content),
                 description=None,
                 runtime=False,
@@ -1327,6 +1346,7 @@ class World:
                     project_root=None,
                     terraform_provider=provider,
                     created_at=self.anchor - rng.randint(100, 700) * 86400,
+                    versions=_module_versions(random.Random(f"{self.seed}:versions:{name}")),
                 )
             )
         return modules

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import quote, urlsplit
 
 import requests
 from django.core.cache import cache as default_cache
@@ -28,7 +29,7 @@ from gql.transport.requests import RequestsHTTPTransport
 
 from . import documents, errors
 from .connection import Connection
-from .types import Run, Space, Stack
+from .types import ConfigElement, Module, ModuleVersions, Run, Space, Stack
 
 logger = logging.getLogger(__name__)
 
@@ -130,6 +131,117 @@ class SpaceliftClient:
     def list_spaces(self) -> list[Space]:
         data = self.execute(documents.SPACES)
         return self._parse(lambda: [Space.from_api(s) for s in data["spaces"] or ()])
+
+    def get_stack_config(self, stack_id: str) -> list[ConfigElement] | None:
+        """The stack's own environment variables and mounted files; None when it is gone."""
+        data = self.execute(documents.STACK_CONFIG, {"id": stack_id})
+        stack = data.get("stack")
+        if not stack:
+            return None
+        return self._parse(lambda: [ConfigElement.from_api(c) for c in stack["config"] or ()])
+
+    def list_modules(self) -> list[Module]:
+        data = self.execute(documents.MODULES)
+        return self._parse(lambda: [Module.from_api(m) for m in data["modules"] or ()])
+
+    def module_versions(
+        self, org: str, name: str, provider: str, *, registry_url: str | None = None
+    ) -> ModuleVersions:
+        """A module's versions from the registry (Terraform registry protocol, not GraphQL).
+
+        `GET <registry>/registry/modules/v1/<org>/<name>/<provider>/versions` with the same
+        JWT. An empty list may mean the token may not read the module's space: Spacelift
+        answers that way instead of a 401 (../shared/spacelift-api.md, "Module registry").
+        A 401 gets one re-exchange and one retry, like `unauthorized` on GraphQL.
+        """
+        source = f"{org}/{name}/{provider}"
+        url = "/".join(
+            (
+                (registry_url or self.connection.base_url).rstrip("/"),
+                "registry/modules/v1",
+                *(quote(part, safe="") for part in (org, name, provider)),
+                "versions",
+            )
+        )
+        own_deadline = getattr(self._local, "deadline", None) is None
+        if own_deadline:
+            self._local.deadline = time.monotonic() + self.timeout[1]
+        try:
+            token = self.token()
+            response = self._registry_get(url, token.jwt)
+            if response.status_code == 401:
+                logger.info("The module registry answered 401; exchanging the key again once")
+                token = self._exchange_once(stale_jwt=token.jwt)
+                response = self._registry_get(url, token.jwt)
+        finally:
+            if own_deadline:
+                self._local.deadline = None
+        return self._registry_answer(response, source)
+
+    def _registry_get(self, url: str, jwt: str) -> requests.Response:
+        session = getattr(self._local, "registry_session", None)
+        if session is None:
+            session = self._local.registry_session = requests.Session()
+        connect, read = self.timeout
+        deadline = getattr(self._local, "deadline", None)
+        if deadline is not None:
+            read = deadline - time.monotonic()
+            if read <= 0:
+                raise errors.Timeout(
+                    f"The module registry did not answer within {self.timeout[1]:g} seconds"
+                )
+            connect = min(connect, read)
+        try:
+            return session.get(
+                url,
+                headers={"Authorization": f"Bearer {jwt}", "Accept": "application/json"},
+                timeout=(connect, read),
+                allow_redirects=False,
+            )
+        except requests.Timeout:
+            raise errors.Timeout(
+                f"The module registry did not answer within {self.timeout[1]:g} seconds"
+            ) from None
+        except requests.RequestException:
+            raise errors.Unreachable(
+                f"Could not connect to the module registry at {urlsplit(url).netloc}"
+            ) from None
+
+    @staticmethod
+    def _registry_answer(response: requests.Response, source: str) -> ModuleVersions:
+        status = response.status_code
+        if 300 <= status < 400:
+            raise errors.HTTPStatusError(
+                status,
+                f"The module registry answered HTTP {status}, a redirect; the portal does not "
+                "follow it",
+            )
+        if status == 429:
+            raise errors.RateLimited(
+                429,
+                "The module registry answered HTTP 429: too many requests",
+                retry_after=_retry_after(response),
+            )
+        if status == 401:
+            raise errors.Unauthorized("The module registry refused a fresh token (HTTP 401)")
+        if status == 404:
+            raise errors.NotFound(
+                f"The module registry has no module {source}; check the organisation name "
+                "(SPACELIFT_REGISTRY_ORG)"
+            )
+        if status >= 400:
+            raise errors.HTTPStatusError(
+                status,
+                f"The module registry answered HTTP {status}",
+                retry_after=_retry_after(response),
+            )
+        try:
+            return ModuleVersions.from_registry(response.json(), source)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise errors.NotJSON(
+                "The module registry answered with something that is not a Terraform registry "
+                "versions list (a proxy or login page?)"
+            ) from None
 
     def probe(self) -> None:
         """Check the host answers GraphQL at all, without a token; raises what it finds."""
@@ -323,6 +435,10 @@ class SpaceliftClient:
         if transport is not None:
             transport.close()
             self._local.transport = None
+        session = getattr(self._local, "registry_session", None)
+        if session is not None:
+            session.close()
+            self._local.registry_session = None
 
 
 def _is_unauthorized(errs: list[dict[str, Any]]) -> bool:

@@ -89,6 +89,25 @@ def _is_ip(host: str) -> bool:
     return True
 
 
+# The simulator's registry organisation; a loopback host is a simulator (see normalize_endpoint).
+SIMULATOR_REGISTRY_ORG = "simulated"
+
+
+def default_registry_org(base_url: str) -> str:
+    """The registry organisation of an account: `mycorp` for mycorp.app.spacelift.io.
+
+    Module sources read `spacelift.io/<org>/<module>/<provider>`, where the org is the
+    account's name, which is the first label of its host. Empty when it cannot be told (an IP
+    address): then SPACELIFT_REGISTRY_ORG must say it.
+    """
+    host = (urlsplit(base_url).hostname or "").lower()
+    if _is_loopback(host):
+        return SIMULATOR_REGISTRY_ORG
+    if not host or _is_ip(host):
+        return ""
+    return host.split(".")[0]
+
+
 def validate_key_id(raw: str) -> str:
     key_id = (raw or "").strip().upper()
     if not _ULID.match(key_id):

@@ -83,3 +83,19 @@ mutation RunDiscard($stack: ID!, $run: ID, $note: String) {
   runDiscard(stack: $stack, run: $run, note: $note) { id state }
 }
 """
+
+# A stack's own environment (what Diginfra reads as remote variables). The doc lists `config`
+# with `id type value checksum description runtime fileMode`; `writeOnly` is the simulator's
+# and the Terraform provider's name for the flag that makes `value` null. No checksum: a hash
+# of a short secret can be guessed, and the page has no use for it.
+STACK_CONFIG = """
+query StackConfig($id: ID!) {
+  stack(id: $id) { id config { id type value writeOnly description runtime fileMode } }
+}
+"""
+
+# The doc lists `modules` but none of Module's fields. These are inferred: each is in the
+# simulator's schema and in the GraphQL struct of Spacelift's Terraform provider for
+# spacelift_module (id, name, terraformProvider, description, space). Kept to the few the
+# registry path and the modules page need, since one unknown field fails the whole query.
+MODULES = "query Modules { modules { id name terraformProvider description space } }"

@@ -28,8 +28,8 @@ from django.core.cache import cache
 
 from . import errors
 from .client import SpaceliftClient
-from .connection import Connection
-from .types import Run, Space, Stack
+from .connection import Connection, InvalidEndpoint, default_registry_org, normalize_endpoint
+from .types import ConfigElement, Module, ModuleVersions, Run, Space, Stack
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +115,31 @@ class SpaceliftService:
 
     def spaces(self) -> Snapshot[list[Space]]:
         return self._read("spaces", self.client.list_spaces)
+
+    def run(self, stack_id: str, run_id: str) -> Snapshot[Run | None]:
+        return self._read(f"run:{stack_id}:{run_id}", lambda: self.client.get_run(stack_id, run_id))
+
+    def stack_config(self, stack_id: str) -> Snapshot[list[ConfigElement] | None]:
+        return self._read(f"config:{stack_id}", lambda: self.client.get_stack_config(stack_id))
+
+    def modules(self) -> Snapshot[list[Module]]:
+        return self._read("modules", self.client.list_modules)
+
+    def registry_org(self) -> str:
+        """SPACELIFT_REGISTRY_ORG, else the account's name taken from its host."""
+        return settings.SPACELIFT_REGISTRY_ORG or default_registry_org(self.connection.base_url)
+
+    def module_versions(
+        self, org: str, name: str, provider: str, *, cached_only: bool = False
+    ) -> Snapshot[ModuleVersions] | None:
+        """One module's versions from the registry; with `cached_only`, None unless cached."""
+        key = f"module-versions:{org}/{name}/{provider}"
+        if cached_only and self.head_version(key) is None:
+            return None
+        return self._read(
+            key,
+            lambda: self.client.module_versions(org, name, provider, registry_url=_registry_url()),
+        )
 
     def head_version(self, name: str) -> str | None:
         """The version of the fresh result for `name`, without loading it; None if expired."""
@@ -259,6 +284,17 @@ class SpaceliftService:
                     _memo[key] = (good["version"], data)
         fetched_at = datetime.fromtimestamp(head["fetched_at"], tz=UTC)
         return Snapshot(data, head["version"], fetched_at)
+
+
+def _registry_url() -> str | None:
+    """SPACELIFT_REGISTRY_URL, checked like the endpoint; None: the account's own host."""
+    raw = settings.SPACELIFT_REGISTRY_URL
+    if not raw:
+        return None
+    try:
+        return normalize_endpoint(raw)
+    except InvalidEndpoint as exc:
+        raise errors.NotConfigured(f"SPACELIFT_REGISTRY_URL: {exc}") from None
 
 
 def _decode(payload: bytes) -> Any:

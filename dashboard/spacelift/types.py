@@ -7,7 +7,9 @@ See ../shared/spacelift-api.md, "Enums".
 
 from __future__ import annotations
 
+import base64
 import enum
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -318,6 +320,10 @@ class Stack:
         return state_label(self.state_raw)
 
     @property
+    def provider_label(self) -> str:
+        return PROVIDER_LABELS.get(self.provider, self.provider.replace("_", " ").title())
+
+    @property
     def repository_full_name(self) -> str:
         return f"{self.namespace}/{self.repository}" if self.namespace else self.repository
 
@@ -367,6 +373,18 @@ class Stack:
             else None,
         )
 
+
+PROVIDER_LABELS = {
+    "AZURE_DEVOPS": "Azure DevOps",
+    "BITBUCKET_DATACENTER": "Bitbucket Data Center",
+    "BITBUCKET_CLOUD": "Bitbucket Cloud",
+    "GITHUB": "GitHub",
+    "GITHUB_ENTERPRISE": "GitHub Enterprise",
+    "GITLAB": "GitLab",
+    "GIT": "Git",
+    "SHOWCASE": "Showcase",
+    "SPACELIFT": "Spacelift",
+}
 
 # vendorConfig's __typename -> the tool's name as people say it.
 VENDOR_TOOLS = {
@@ -479,4 +497,133 @@ class Run:
             commit=Commit.from_api(data.get("commit")),
             delta=Delta.from_api(data.get("delta")),
             history=history,
+        )
+
+
+class ConfigType(_TolerantEnum):
+    ENVIRONMENT_VARIABLE = "ENVIRONMENT_VARIABLE"
+    FILE_MOUNT = "FILE_MOUNT"
+    UNKNOWN = "UNKNOWN"
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigElement:
+    """One environment variable or mounted file of a stack (Stack.config).
+
+    `value` is None for a write-only element: Spacelift sends null then, and should it ever
+    send something, it is dropped here so no page can show it.
+    """
+
+    id: str
+    type: ConfigType
+    value: str | None = None
+    write_only: bool = False
+    description: str = ""
+    file_mode: str = ""
+    runtime: bool = False
+
+    @property
+    def is_file(self) -> bool:
+        return self.type is ConfigType.FILE_MOUNT
+
+    @property
+    def file_text(self) -> str | None:
+        """A mounted file's content as text, or None when it is not readable text.
+
+        The Terraform provider documents a mounted file's content as Base64 and reads it from
+        this same field, so Base64 that decodes to UTF-8 is shown decoded; anything else as is.
+        """
+        if self.value is None:
+            return None
+        try:
+            return base64.b64decode(self.value, validate=True).decode("utf-8")
+        except ValueError:  # not Base64 (binascii.Error), or not UTF-8 text
+            return self.value
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> ConfigElement:
+        write_only = bool(data.get("writeOnly"))
+        value = data.get("value")
+        return cls(
+            id=_str(data.get("id")),
+            type=ConfigType.parse(data.get("type")),
+            value=None if write_only or value is None else str(value),
+            write_only=write_only,
+            description=_str(data.get("description")),
+            file_mode=_str(data.get("fileMode")),
+            runtime=bool(data.get("runtime")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Module:
+    """A module of the private registry. `terraform_provider` is the source's last part."""
+
+    id: str
+    name: str
+    terraform_provider: str = ""
+    description: str = ""
+    space_id: str = ""
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> Module:
+        return cls(
+            id=_str(data.get("id")),
+            name=_str(data.get("name")) or _str(data.get("id")),
+            terraform_provider=_str(data.get("terraformProvider")),
+            description=_str(data.get("description")),
+            space_id=_str(data.get("space")),
+        )
+
+
+_VERSION = re.compile(r"^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:-([0-9A-Za-z.-]+))?(?:\+.*)?$")
+
+
+def version_key(version: str) -> tuple[Any, ...]:
+    """Orders semantic versions: 1.10.0 after 1.9.0, and 1.0.0-rc1 before 1.0.0.
+
+    Anything that is not a version sorts before every version, by its text.
+    """
+    match = _VERSION.match(version.strip())
+    if not match:
+        return (0, version)
+    major, minor, patch, pre = match.groups()
+    numbers = (int(major), int(minor or 0), int(patch or 0))
+    # A release sorts after its pre-releases; pre-release parts compare numerically if numbers.
+    pre_key = (
+        (1,)
+        if pre is None
+        else (0, *((0, int(p), "") if p.isdigit() else (1, 0, p) for p in pre.split(".")))
+    )
+    return (1, numbers, pre_key)
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleVersions:
+    """What the registry lists for one module: its source and versions, newest first.
+
+    An empty list is not "no versions" for sure: Spacelift's registry answers an empty list,
+    not a 401, to a token that may not read the module's space.
+    """
+
+    source: str
+    versions: tuple[str, ...] = ()
+
+    @classmethod
+    def from_registry(cls, data: dict[str, Any], source: str) -> ModuleVersions:
+        """From the Terraform registry protocol's `{"modules": [{"source", "versions"}]}`."""
+        modules = data["modules"]
+        if not isinstance(modules, list):
+            raise TypeError("modules is not a list")
+        if not modules:
+            return cls(source=source)
+        entry = modules[0]
+        found = {
+            str(v["version"])
+            for v in entry.get("versions") or ()
+            if isinstance(v, dict) and v.get("version")
+        }
+        return cls(
+            source=_str(entry.get("source")) or source,
+            versions=tuple(sorted(found, key=version_key, reverse=True)),
         )

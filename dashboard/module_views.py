@@ -1,0 +1,80 @@
+"""The private module registry: every module, its source line and its published versions."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from .connections import ConnectionProblem, current_connection
+from .spacelift import errors
+from .spacelift.service import Snapshot, SpaceliftService
+from .spacelift.types import Module, ModuleVersions
+
+# Each module's versions cost one registry request, so a page asks for at most this many.
+MODULES_PER_PAGE = 50
+# The host in a module source (spacelift.io/<org>/<module>/<provider>), per Spacelift's docs.
+REGISTRY_SOURCE_HOST = "spacelift.io"
+
+
+@dataclass(frozen=True)
+class ModuleRow:
+    module: Module
+    source: str  # empty when the organisation or the provider is unknown
+    versions: Snapshot[ModuleVersions] | None  # None: the registry was not asked
+    deferred: bool = False  # not asked this time: the registry failed for another module
+
+
+@require_GET
+@login_required
+def module_list(request: HttpRequest) -> HttpResponse:
+    try:
+        connection = current_connection()
+    except ConnectionProblem as exc:
+        return render(request, "dashboard/not_configured.html", {"problem": str(exc)})
+    if connection is None:
+        return render(request, "dashboard/not_configured.html", {})
+    service = SpaceliftService(connection)
+    snapshot = service.modules()
+    org = service.registry_org()
+    modules = sorted(snapshot.data or (), key=lambda m: (m.name.lower(), m.terraform_provider))
+    page = Paginator(modules, MODULES_PER_PAGE).get_page(request.GET.get("page"))
+    context = {
+        "connection": connection,
+        "snapshot": snapshot,
+        "modules": snapshot.data,
+        "page": page,
+        "rows": _rows(service, org, list(page.object_list)),
+        "org": org,
+    }
+    return render(request, "dashboard/modules.html", context)
+
+
+def _rows(service: SpaceliftService, org: str, modules: list[Module]) -> list[ModuleRow]:
+    """Each module with its versions, all fetched within one read timeout.
+
+    Once the registry fails (other than for one unknown module) or the time is spent, the
+    rest come from the cache only: a hanging registry holds the page for one timeout, not
+    one per module, and is not asked again and again while it fails.
+    """
+    deadline = time.monotonic() + settings.SPACELIFT_TIMEOUT_SECONDS
+    fetching = True
+    rows = []
+    for module in modules:
+        provider = module.terraform_provider
+        if not (org and provider):
+            rows.append(ModuleRow(module, "", None))
+            continue
+        fetching = fetching and time.monotonic() < deadline
+        versions = service.module_versions(org, module.name, provider, cached_only=not fetching)
+        if versions and versions.problem and versions.problem.summary != errors.NotFound.summary:
+            fetching = False
+        source = f"{REGISTRY_SOURCE_HOST}/{org}/{module.name}/{provider}"
+        rows.append(ModuleRow(module, source, versions, deferred=versions is None))
+    return rows

@@ -1,0 +1,103 @@
+"""A stack's environment on its page: variables and mounted files, never a write-only value."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+import pytest
+from django.utils.html import escape
+
+from dashboard.spacelift.types import ConfigElement, ConfigType
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def stack_with(sim, test):
+    """A stack that does not move on its own and has a config element passing `test`."""
+    return next(
+        stack
+        for stack in sim.world.stacks
+        if stack.id not in sim.world.active_stack_ids and any(test(c) for c in stack.config)
+    )
+
+
+def region(html: str) -> str:
+    return re.search(r'<section id="environment".*?</section>', html, re.S).group(0)
+
+
+def test_the_stack_page_lists_variables_and_mounted_files_with_plain_values(
+    viewer_client, connected
+):
+    stack = stack_with(connected, lambda c: c.type == "FILE_MOUNT")
+    html = region(viewer_client.get(f"/stacks/{stack.id}/").content.decode())
+    for element in stack.config:
+        assert f"<code>{escape(element.id)}</code>" in html
+        if element.type == "FILE_MOUNT":
+            content = base64.b64decode(element.value).decode()
+            assert f"<pre><code>{escape(content)}</code></pre>" in html
+            assert "Mounted file" in html
+        elif not element.write_only:
+            assert f"<code>{escape(element.value)}</code>" in html
+    assert "Environment variable" in html
+
+
+def test_a_write_only_value_never_reaches_the_page(viewer_client, connected):
+    stack = stack_with(connected, lambda c: c.write_only)
+    element = next(c for c in stack.config if c.write_only)
+    # Spacelift sends null for a write-only value; make the simulator send one anyway, so the
+    # page is tested against the worst case rather than against the API's good manners.
+    planted = "planted-write-only-value-5e1f"
+    element.value = planted
+    try:
+        html = viewer_client.get(f"/stacks/{stack.id}/").content.decode()
+        partial = viewer_client.get(
+            f"/stacks/{stack.id}/", {"region": "environment"}, **HTMX
+        ).content.decode()
+    finally:
+        element.value = None
+    assert f"<code>{element.id}</code>" in html
+    assert "hidden (write-only)" in region(html)
+    assert planted not in html
+    assert planted not in partial
+    assert element.checksum not in html  # a hash of a short secret can be guessed
+
+
+def test_a_write_only_element_drops_any_value_it_is_sent():
+    element = ConfigElement.from_api(
+        {"id": "TOKEN", "type": "ENVIRONMENT_VARIABLE", "value": "s3cr3t", "writeOnly": True}
+    )
+    assert element.value is None
+    assert element.write_only
+    assert ConfigElement.from_api({"id": "X", "type": "SOMETHING_NEW"}).type is ConfigType.UNKNOWN
+
+
+def test_a_mounted_file_that_is_not_base64_is_shown_as_it_came():
+    element = ConfigElement.from_api(
+        {"id": "/mnt/a.tfvars", "type": "FILE_MOUNT", "value": 'region = "eu-west-1"\n'}
+    )
+    assert element.file_text == 'region = "eu-west-1"\n'
+
+
+def test_the_environment_region_polls_itself_and_answers_204_when_unchanged(
+    viewer_client, connected
+):
+    stack = stack_with(connected, lambda c: True)
+    url = f"/stacks/{stack.id}/"
+    html = viewer_client.get(url, {"region": "environment"}, **HTMX).content.decode()
+    assert html.lstrip().startswith('<section id="environment"')
+    version = re.search(r'"v": "([0-9a-f]+)"', html).group(1)
+    response = viewer_client.get(url, {"region": "environment", "v": version}, **HTMX)
+    assert response.status_code == 204
+
+
+def test_when_spacelift_fails_the_region_says_so_with_status_200(viewer_client, connected):
+    stack = stack_with(connected, lambda c: True)
+    connected.set_faults(mode="http500")
+    response = viewer_client.get(f"/stacks/{stack.id}/", {"region": "environment"}, **HTMX)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert html.lstrip().startswith('<section id="environment"')
+    assert "Spacelift could not be read" in html
