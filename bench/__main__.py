@@ -60,7 +60,7 @@ def wait_for(url: str, timeout: float = 30) -> None:
 
 
 @contextmanager
-def simulator(stacks: int):
+def simulator(stacks: int, step_seconds: float = 7.0):
     port = free_port()
     env = os.environ | {
         "SIMULATOR_KEY_ID": KEY_ID,
@@ -69,7 +69,17 @@ def simulator(stacks: int):
         "DEBUG": "true",
     }
     proc = subprocess.Popen(
-        [PY, "manage.py", "simulate_spacelift", "--port", str(port), "--stacks", str(stacks)],
+        [
+            PY,
+            "manage.py",
+            "simulate_spacelift",
+            "--port",
+            str(port),
+            "--stacks",
+            str(stacks),
+            "--step-seconds",
+            str(step_seconds),
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -113,6 +123,8 @@ def portal(sim_url: str, workdir: Path, *, cache: bool, poll: int):
         cwd=ROOT,
         env=env,
         check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     proc = subprocess.Popen(
         [
@@ -173,7 +185,8 @@ def viewers_per_interval(url: str, sim_url: str, viewers: int, poll: int, interv
     sessions = [login(url) for _ in range(viewers)]
     for s in sessions:
         s.headers["HX-Request"] = "true"
-    requests.post(sim_url + "/_sim/reset-stats", timeout=5)
+    sessions[0].get(url + "/", timeout=30)  # the token and first read, before counting
+    time.sleep(poll)
     before = upstream_queries(sim_url)
     stop = time.monotonic() + poll * intervals
 
@@ -194,14 +207,19 @@ def viewers_per_interval(url: str, sim_url: str, viewers: int, poll: int, interv
     return (upstream_queries(sim_url) - before) / intervals
 
 
-def sample(session: requests.Session, url: str, count: int, **kwargs) -> tuple[list[float], int]:
-    times, size = [], 0
+def sample(
+    session: requests.Session, url: str, count: int, **kwargs
+) -> tuple[list[float], list[int], list[int]]:
+    """Times (ms), bytes on the wire (headers and body) and status codes of `count` GETs."""
+    times, sizes, statuses = [], [], []
     for _ in range(count):
         started = time.perf_counter()
         response = session.get(url, timeout=60, **kwargs)
         times.append((time.perf_counter() - started) * 1000)
-        size = len(response.content) + sum(len(k) + len(v) + 4 for k, v in response.headers.items())
-    return times, size
+        head = sum(len(k) + len(v) + 4 for k, v in response.headers.items())
+        sizes.append(len(response.content) + head)
+        statuses.append(response.status_code)
+    return times, sizes, statuses
 
 
 def p50_p95(times: list[float]) -> tuple[float, float]:
@@ -221,7 +239,7 @@ def peak_memory_mb(master: subprocess.Popen) -> float:
     return peak
 
 
-def latency_table(url: str, stacks: int, samples: int) -> tuple[list[str], dict[str, float]]:
+def latency_table(url: str, stacks: int, samples: int) -> list[str]:
     session = login(url)
     htmx = {"HX-Request": "true"}
     session.get(url + "/")  # warm the cache
@@ -237,50 +255,60 @@ def latency_table(url: str, stacks: int, samples: int) -> tuple[list[str], dict[
     }
     base = statistics.median(rows["/healthz"][0])
     lines = []
-    sizes = {}
-    for name, (times, size) in rows.items():
+    for name, (times, sizes, _) in rows.items():
         p50, p95 = p50_p95(times)
         lines.append(
             f"  {stacks:>6} stacks  {name:<17} median {p50:7.1f} ms  p95 {p95:7.1f} ms"
-            f"  ({p50 / base:5.1f}x healthz)  {size / 1024:8.1f} KB"
+            f"  ({p50 / base:5.1f}x healthz, p95 {p95 / base:5.1f}x)"
+            f"  {statistics.median(sizes) / 1024:8.1f} KB"
         )
-        sizes[name] = size
-    return lines, sizes
+    statuses = rows["unchanged poll"][2]
+    lines.append(
+        f"  {stacks:>6} stacks  bytes per poll: changed "
+        f"{statistics.median(rows['overview partial'][1]):,.0f} B, unchanged "
+        f"{statistics.median(rows['unchanged poll'][1]):,.0f} B "
+        f"({statuses.count(204)} of {len(statuses)} unchanged polls answered 204)"
+    )
+    return lines
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--poll", type=int, default=3, help="poll interval for the viewer test")
-    parser.add_argument("--intervals", type=int, default=3)
-    parser.add_argument("--samples", type=int, default=60)
+    parser.add_argument("--intervals", type=int, default=5)
+    parser.add_argument("--samples", type=int, default=100)
+    parser.add_argument("--stacks", type=int, nargs="*", default=[1000, 10000])
+    parser.add_argument("--skip-viewers", action="store_true")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="portal-bench-"))
     print(
         f"Spacelift Portal benchmark, {time.strftime('%Y-%m-%d %H:%M')}, "
-        f"{os.cpu_count()} cores; poll interval {args.poll} s for the viewer test"
+        f"{os.cpu_count()} cores; the portal is gunicorn, 1 worker, 16 threads, DEBUG off"
     )
     try:
-        print("\nUpstream queries per poll interval (overview partial, 48 stacks):")
-        with simulator(48) as sim_url:
-            for cache in (True, False):
-                with portal(sim_url, workdir, cache=cache, poll=args.poll) as (url, _):
-                    for viewers in (1, 10, 100):
-                        q = viewers_per_interval(url, sim_url, viewers, args.poll, args.intervals)
-                        mode = "cached      " if cache else "pass-through"
-                        print(f"  {mode} {viewers:>3} viewers: {q:6.1f} queries per interval")
-        print("\nLatency (sequential requests, warm cache, 10 s interval):")
-        for stacks in (1000, 10000):
+        if not args.skip_viewers:
+            print(
+                f"\nUpstream queries per {args.poll} s poll interval, over {args.intervals} "
+                "intervals (each viewer polls the overview partial once per interval):"
+            )
+            with simulator(48) as sim_url:
+                for cache in (True, False):
+                    with portal(sim_url, workdir, cache=cache, poll=args.poll) as (url, _):
+                        for viewers in (1, 10, 100):
+                            q = viewers_per_interval(
+                                url, sim_url, viewers, args.poll, args.intervals
+                            )
+                            mode = "cached      " if cache else "pass-through"
+                            print(f"  {mode} {viewers:>3} viewers: {q:6.1f} queries per interval")
+        print("\nLatency of sequential requests, warm cache, 10 s interval, runs not moving:")
+        for stacks in args.stacks:
             with (
-                simulator(stacks) as sim_url,
+                simulator(stacks, step_seconds=3600) as sim_url,
                 portal(sim_url, workdir, cache=True, poll=10) as (url, proc),
             ):
-                lines, sizes = latency_table(url, stacks, args.samples)
-                print("\n".join(lines))
-                print(
-                    f"  {stacks:>6} stacks  bytes per poll: changed {sizes['overview partial']:,}"
-                    f" B, unchanged {sizes['unchanged poll']:,} B;"
-                    f" peak memory of the server {peak_memory_mb(proc):.0f} MB"
-                )
+                print("\n".join(latency_table(url, stacks, args.samples)))
+                peak = peak_memory_mb(proc)
+                print(f"  {stacks:>6} stacks  peak memory of the server: {peak:.0f} MB")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -86,7 +86,9 @@ def _perform(request, service, action, stack_id, run_id, call) -> HttpResponse:
     entry.result_state = result_state[:40]
     entry.save()
     logger.info("%s on %s by %s: run %s", action, stack_id, entry.username, result_id)
-    service.invalidate("stacks", f"stack:{stack_id}", f"runs:{stack_id}:")
+    service.invalidate(
+        "stacks", f"stack:{stack_id}", f"runs:{stack_id}:", f"run:{stack_id}:{run_id or ''}"
+    )
     messages.success(
         request, f"{AuditEntry.Action(action).label}: run {result_id} is {result_state.lower()}."
     )

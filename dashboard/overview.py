@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 from django.http import QueryDict
@@ -20,12 +20,21 @@ DEFAULT_PAGE_SIZE = 100
 SORTS = {
     "name": lambda s: (s.name.lower(), s.id),
     "state": lambda s: (s.state_raw, s.name.lower()),
-    "health": lambda s: (list(Health).index(s.health), s.name.lower()),
+    # Problems first: what needs a human, then what is failing, and healthy stacks last.
+    "health": lambda s: (SEVERITY.index(s.health), s.name.lower()),
     "space": lambda s: (s.space_name.lower(), s.name.lower()),
     # Longest in its state first when ascending, so "what has been stuck" reads top-down.
     "since": lambda s: (s.state_set_at or datetime.min.replace(tzinfo=UTC), s.name.lower()),
 }
-_EPOCH = datetime.min.replace(tzinfo=UTC)
+SEVERITY = [
+    Health.NEEDS_ATTENTION,
+    Health.FAILING,
+    Health.UNKNOWN,
+    Health.WAITING,
+    Health.IN_PROGRESS,
+    Health.NEVER_RUN,
+    Health.HEALTHY,
+]
 
 
 @dataclass(frozen=True)
@@ -39,6 +48,8 @@ class StackQuery:
     desc: bool = False
     page: int = 1
     per_page: int = DEFAULT_PAGE_SIZE
+    # "space", or "label:<prefix>" to group by the labels that start with "<prefix>:".
+    group: str = ""
 
     @classmethod
     def from_querydict(cls, params: QueryDict) -> StackQuery:
@@ -65,6 +76,7 @@ class StackQuery:
             desc=params.get("dir") == "desc",
             page=page,
             per_page=per_page if per_page in PAGE_SIZES else DEFAULT_PAGE_SIZE,
+            group=_group(text("group", 60)),
         )
 
     def params(self, **changes) -> dict[str, str]:
@@ -79,6 +91,7 @@ class StackQuery:
             "dir": "desc" if self.desc else "",
             "page": "" if self.page == 1 else str(self.page),
             "per_page": "" if self.per_page == DEFAULT_PAGE_SIZE else str(self.per_page),
+            "group": self.group,
         }
         values.update({k: ("" if v is None else str(v)) for k, v in changes.items()})
         return {k: v for k, v in values.items() if v}
@@ -109,6 +122,24 @@ class StackQuery:
         return True
 
 
+def _group(value: str) -> str:
+    if value == "space":
+        return value
+    if value.startswith("label:") and len(value) > len("label:"):
+        return value
+    return ""
+
+
+def group_of(stack: Stack, group: str) -> str:
+    if group == "space":
+        return stack.space_name or "(no space)"
+    prefix = group.removeprefix("label:") + ":"
+    values = sorted(
+        label.removeprefix(prefix) for label in stack.labels if label.startswith(prefix)
+    )
+    return ", ".join(values) if values else f"(no {prefix[:-1]} label)"
+
+
 @dataclass(frozen=True)
 class SortLink:
     key: str
@@ -131,6 +162,20 @@ class StackPage:
     labels: list[str]
     states: list[str]
     sort_links: dict[str, SortLink] = field(default_factory=dict)
+    # With a grouping: how many matching stacks each group has, in order.
+    group_counts: dict[str, int] = field(default_factory=dict)
+    label_prefixes: list[str] = field(default_factory=list)
+
+    @property
+    def rows(self) -> list[tuple[str | None, Stack]]:
+        """The page's stacks, each with its group's name where a new group starts."""
+        rows: list[tuple[str | None, Stack]] = []
+        current = None
+        for stack in self.stacks:
+            name = group_of(stack, self.query.group) if self.query.group else None
+            rows.append((name if name != current else None, stack))
+            current = name
+        return rows
 
     @property
     def first_index(self) -> int:
@@ -153,21 +198,71 @@ SORT_LABELS = {
     "name": "Stack",
     "health": "State",
     "space": "Space",
-    "since": "In state since",
+    "since": "In state for",
 }
 
 
-def build_page(stacks: list[Stack], query: StackQuery) -> StackPage:
-    health_counts = Counter(stack.health for stack in stacks)
-    matched = [stack for stack in stacks if query.matches(stack)]
-    matched.sort(key=SORTS[query.sort], reverse=query.desc)
+class StackIndex:
+    """What every view of one version of the stack list shares: counts, choices, orders.
+
+    Built once per version and process, so a poll on 10,000 stacks only filters and slices.
+    """
+
+    def __init__(self, stacks: list[Stack]) -> None:
+        self.stacks = stacks
+        self.health_counts = Counter(stack.health for stack in stacks)
+        self.spaces = sorted(
+            {(s.space_id, s.space_name) for s in stacks}, key=lambda p: p[1].lower()
+        )
+        self.labels = sorted({label for s in stacks for label in s.labels})
+        known = [s.value for s in StackState if s is not StackState.UNKNOWN]
+        self.states = sorted(set(known) | {s.state_raw for s in stacks})
+        self.label_prefixes = sorted({lb.split(":", 1)[0] for lb in self.labels if ":" in lb})
+        self._orders: dict[tuple[str, bool], list[Stack]] = {}
+        self._attention: list[AttentionItem] | None = None
+
+    def attention(self, stuck_after: timedelta) -> list[AttentionItem]:
+        if self._attention is None:
+            self._attention = attention_queue(self.stacks, stuck_after=stuck_after)
+        return self._attention
+
+    def ordered(self, sort: str, desc: bool) -> list[Stack]:
+        key = (sort, desc)
+        if key not in self._orders:
+            self._orders[key] = sorted(self.stacks, key=SORTS[sort], reverse=desc)
+        return self._orders[key]
+
+
+_indexes: dict[str, StackIndex] = {}
+# A few versions at most: each index holds the list in a handful of orders.
+MAX_INDEXES = 4
+
+
+def index_for(version: str, stacks: list[Stack]) -> StackIndex:
+    index = _indexes.get(version)
+    if index is None or index.stacks is not stacks:
+        index = StackIndex(stacks)
+        if len(_indexes) >= MAX_INDEXES:
+            _indexes.pop(next(iter(_indexes)))
+        _indexes[version] = index
+    return index
+
+
+def build_page(stacks: list[Stack], query: StackQuery, version: str = "") -> StackPage:
+    index = index_for(version, stacks) if version else StackIndex(stacks)
+    ordered = index.ordered(query.sort, query.desc)
+    matched = [stack for stack in ordered if query.matches(stack)] if query.filtered else ordered
+    group_counts: dict[str, int] = {}
+    if query.group:
+        keyed = [(group_of(stack, query.group), stack) for stack in matched]
+        group_counts = Counter(name for name, _ in keyed)
+        order = {name: i for i, name in enumerate(sorted(group_counts, key=str.lower))}
+        keyed.sort(key=lambda pair: order[pair[0]])  # stable: the sort holds within groups
+        matched = [stack for _, stack in keyed]
+        group_counts = {name: group_counts[name] for name in sorted(order, key=order.get)}
     pages = max(1, -(-len(matched) // query.per_page))
     page = min(query.page, pages)
     start = (page - 1) * query.per_page
-    spaces = sorted({(s.space_id, s.space_name) for s in stacks}, key=lambda p: p[1].lower())
-    labels = sorted({label for s in stacks for label in s.labels})
-    known = [s.value for s in StackState if s is not StackState.UNKNOWN]
-    states = sorted(set(known) | {s.state_raw for s in stacks})
     sort_links = {
         key: SortLink(
             key=key,
@@ -178,6 +273,7 @@ def build_page(stacks: list[Stack], query: StackQuery) -> StackPage:
         )
         for key, label in SORT_LABELS.items()
     }
+    counts = index.health_counts
     return StackPage(
         query=query,
         stacks=matched[start : start + query.per_page],
@@ -185,14 +281,53 @@ def build_page(stacks: list[Stack], query: StackQuery) -> StackPage:
         matched=len(matched),
         page=page,
         pages=pages,
-        counts=[(h, health_counts.get(h, 0)) for h in Health if h is not Health.UNKNOWN]
-        + (
-            [(Health.UNKNOWN, health_counts[Health.UNKNOWN])]
-            if health_counts[Health.UNKNOWN]
-            else []
-        ),
-        spaces=spaces,
-        labels=labels,
-        states=states,
+        counts=[(h, counts.get(h, 0)) for h in Health if h is not Health.UNKNOWN]
+        + ([(Health.UNKNOWN, counts[Health.UNKNOWN])] if counts[Health.UNKNOWN] else []),
+        spaces=index.spaces,
+        labels=index.labels,
+        states=index.states,
         sort_links=sort_links,
+        group_counts=group_counts,
+        label_prefixes=index.label_prefixes,
     )
+
+
+@dataclass(frozen=True)
+class AttentionItem:
+    stack: Stack
+    reason: str
+    kind: str
+    since: datetime | None
+
+
+# How many queue items the overview shows before "and N more".
+ATTENTION_LIMIT = 12
+
+
+def attention_queue(stacks: list[Stack], *, stuck_after: timedelta) -> list[AttentionItem]:
+    """What waits for a human, longest-waiting first: unconfirmed plans, failed tracked runs,
+    stacks waiting for a worker too long (READY), drifted stacks, locked stacks."""
+    now = datetime.now(tz=UTC)
+    items = []
+    for stack in stacks:
+        if stack.state is StackState.UNCONFIRMED:
+            items.append(
+                AttentionItem(
+                    stack, "Plan waits for confirmation", "unconfirmed", stack.state_set_at
+                )
+            )
+        elif stack.state is StackState.FAILED:
+            items.append(AttentionItem(stack, "Tracked run failed", "failed", stack.state_set_at))
+        elif (
+            stack.state is StackState.READY
+            and stack.state_set_at
+            and now - stack.state_set_at > stuck_after
+        ):
+            items.append(AttentionItem(stack, "Waiting for a worker", "stuck", stack.state_set_at))
+        if stack.is_drifted:
+            items.append(AttentionItem(stack, "Drift detected", "drifted", None))
+        if stack.locked_by:
+            items.append(
+                AttentionItem(stack, f"Locked by {stack.locked_by}", "locked", stack.locked_at)
+            )
+    return sorted(items, key=lambda i: (i.since is None, i.since or now, i.stack.name.lower()))

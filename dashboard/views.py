@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 import time
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -16,8 +17,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
+from . import history
 from .connections import ConnectionProblem, current_connection
-from .overview import StackQuery, build_page
+from .overview import ATTENTION_LIMIT, StackQuery, build_page, index_for
 from .spacelift.service import Snapshot, SpaceliftService
 
 # Spacelift stack IDs are slugs; run IDs are ULIDs. Anything else never reaches Spacelift.
@@ -79,7 +81,15 @@ def overview(request: HttpRequest) -> HttpResponse:
     version = _region_version(snapshot, query.url())
     if unchanged := _unchanged(request, version, snapshot):
         return unchanged
-    page = build_page(snapshot.data or [], query) if snapshot.data is not None else None
+    page = attention = strips = since = None
+    if snapshot.data is not None:
+        page = build_page(snapshot.data, query, snapshot.version)
+        stuck_after = timedelta(minutes=settings.PORTAL_STUCK_MINUTES)
+        attention = index_for(snapshot.version, snapshot.data).attention(stuck_after)
+        history.record_changes(connection.fingerprint, snapshot)
+        strips = history.strips(connection.fingerprint, page.stacks)
+        if not request.htmx:
+            since = history.since_last_look(request.user, connection.fingerprint)
     context = {
         "connection": connection,
         "snapshot": snapshot,
@@ -87,6 +97,10 @@ def overview(request: HttpRequest) -> HttpResponse:
         "query": query,
         "version": version,
         "poll_seconds": _poll_seconds(snapshot),
+        "attention": attention[:ATTENTION_LIMIT] if attention else [],
+        "attention_more": max(0, len(attention or []) - ATTENTION_LIMIT),
+        "strips": strips or {},
+        "since": since,
     }
     return render(request, _template(request, "overview", "stacks"), context)
 
@@ -112,12 +126,15 @@ def stack_detail(request: HttpRequest, stack_id: str) -> HttpResponse:
     if stack.data is None and stack.problem is None:
         raise Http404("No such stack")
     runs = service.runs(stack_id, before)
+    environment = service.stack_config(stack_id)
+    snapshots = {"stack": stack, "runs": runs, "environment": environment}
     versions = {
         "stack": _region_version(stack, stack_id),
         "runs": _region_version(runs, stack_id, before or ""),
+        "environment": _region_version(environment, stack_id),
     }
     if region in versions:
-        snapshot = stack if region == "stack" else runs
+        snapshot = snapshots[region]
         if unchanged := _unchanged(request, versions[region], snapshot):
             return unchanged
     context = {
@@ -132,6 +149,9 @@ def stack_detail(request: HttpRequest, stack_id: str) -> HttpResponse:
         "versions": versions,
         "stack_poll_seconds": _poll_seconds(stack),
         "runs_poll_seconds": _poll_seconds(runs),
+        "environment_snapshot": environment,
+        "environment": environment.data,
+        "environment_poll_seconds": _poll_seconds(environment),
     }
     partial = region if region in versions else None
     template = f"dashboard/stack.html#{partial}" if partial else "dashboard/stack.html"

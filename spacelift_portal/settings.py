@@ -161,6 +161,13 @@ SPACELIFT_API_KEY_ID = env("SPACELIFT_API_KEY_ID", default="")
 SPACELIFT_API_KEY_SECRET = env("SPACELIFT_API_KEY_SECRET", default="")
 SPACELIFT_TIMEOUT_SECONDS = env("SPACELIFT_TIMEOUT_SECONDS")
 SPACELIFT_CONNECT_TIMEOUT_SECONDS = env("SPACELIFT_CONNECT_TIMEOUT_SECONDS")
+# The private module registry's organisation, as in spacelift.io/<org>/<module>/<provider>.
+# Empty: the first label of the account's host (mycorp for mycorp.app.spacelift.io), or
+# "simulated" for a simulator on this machine.
+SPACELIFT_REGISTRY_ORG = env("SPACELIFT_REGISTRY_ORG", default="")
+# Where the registry answers (https://host); empty: the account's own host. The API key's JWT
+# is sent there as the registry token.
+SPACELIFT_REGISTRY_URL = env("SPACELIFT_REGISTRY_URL", default="")
 PORTAL_POLL_SECONDS = max(2, env("PORTAL_POLL_SECONDS"))
 # Hides and refuses every action (trigger, confirm, discard): a pure dashboard.
 PORTAL_READ_ONLY = env.bool("PORTAL_READ_ONLY", default=False)
@@ -168,6 +175,8 @@ PORTAL_READ_ONLY = env.bool("PORTAL_READ_ONLY", default=False)
 PORTAL_STUCK_MINUTES = env.int("PORTAL_STUCK_MINUTES", default=15)
 # Observed state changes are kept this many days.
 PORTAL_HISTORY_DAYS = env.int("PORTAL_HISTORY_DAYS", default=30)
+# Lets Prometheus scrape /metrics with "Authorization: Bearer <token>"; empty: login only.
+PORTAL_METRICS_TOKEN = env("PORTAL_METRICS_TOKEN", default="")
 # Off only for benchmarks: every page view then queries Spacelift, like the peers do.
 PORTAL_CACHE = env.bool("PORTAL_CACHE", default=True)
 # Fernet key(s) for the stored API key secret, newest first; derived from SECRET_KEY if unset.

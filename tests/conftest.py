@@ -29,13 +29,13 @@ def simulator():
 @pytest.fixture
 def sim(simulator):
     """The shared simulator with no faults, fresh counters, and an empty portal cache."""
-    simulator.set_faults(mode=None, latency=0, unauthorized_once=False)
+    simulator.set_faults(mode=None, latency=0, unauthorized_once=False, registry_no_access=False)
     simulator.reset_stats()
     cache.clear()
     service._memo.clear()
     service._clients.clear()
     yield simulator
-    simulator.set_faults(mode=None, latency=0, unauthorized_once=False)
+    simulator.set_faults(mode=None, latency=0, unauthorized_once=False, registry_no_access=False)
 
 
 @pytest.fixture

@@ -76,6 +76,16 @@ def space_url(connection, space_id: str) -> str:
 
 
 @register.simple_tag
+def module_url(connection, module_id: str) -> str:
+    return connection.module_url(module_id)
+
+
+@register.simple_tag
 def query_url(query, **changes) -> str:
     """The overview URL for `query` with `changes`, back on page one."""
     return query.url(page="", **changes)
+
+
+@register.filter
+def get_item(mapping: dict, key: str):
+    return mapping.get(key) if mapping else None

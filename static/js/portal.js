@@ -46,3 +46,52 @@ document.addEventListener("htmx:responseError", (event) => {
   const status = event.detail.xhr.status;
   if (status === 401) window.location.reload();
 });
+
+// The page title carries the number of failing stacks, kept current by each poll.
+function syncTitle() {
+  const source = document.querySelector(".title-source[data-title]");
+  if (source) document.title = source.dataset.title;
+}
+
+// Keyboard: "/" to search, j/k to move through the stacks, Enter to open the selected one.
+let selectedStack = null;
+
+function stackRows() {
+  return [...document.querySelectorAll("tr[data-stack]")];
+}
+
+function select(row, scroll = true) {
+  document.querySelectorAll("tr.selected").forEach((r) => r.classList.remove("selected"));
+  if (!row) return;
+  row.classList.add("selected");
+  row.setAttribute("aria-selected", "true");
+  selectedStack = row.dataset.stack;
+  if (scroll) row.scrollIntoView({ block: "nearest" });
+}
+
+document.addEventListener("keydown", (event) => {
+  const target = event.target;
+  const typing = target instanceof HTMLInputElement || target instanceof HTMLTextAreaElement ||
+    target instanceof HTMLSelectElement || (target && target.isContentEditable);
+  if (typing || event.ctrlKey || event.metaKey || event.altKey) return;
+  const rows = stackRows();
+  const current = rows.findIndex((r) => r.dataset.stack === selectedStack);
+  if (event.key === "/") {
+    const search = document.querySelector('input[name="q"]');
+    if (search) { event.preventDefault(); search.focus(); search.select(); }
+  } else if (event.key === "j" && rows.length) {
+    select(rows[Math.min(rows.length - 1, current + 1)]);
+  } else if (event.key === "k" && rows.length) {
+    select(rows[Math.max(0, current - 1)]);
+  } else if (event.key === "Enter" && current >= 0) {
+    const link = rows[current].querySelector("td.name a");
+    if (link) link.click();
+  }
+});
+
+// After a poll replaced the table, keep the selection and the title.
+document.addEventListener("htmx:afterSwap", () => {
+  syncTitle();
+  if (selectedStack) select(stackRows().find((r) => r.dataset.stack === selectedStack), false);
+});
+document.addEventListener("DOMContentLoaded", syncTitle);

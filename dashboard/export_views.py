@@ -1,0 +1,174 @@
+"""Machine-readable views of the same data, behind the same login: JSON, badges, metrics."""
+
+from __future__ import annotations
+
+import hmac
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+
+from .connections import ConnectionProblem, current_connection
+from .overview import StackQuery, build_page
+from .spacelift.service import SpaceliftService
+from .spacelift.types import Health
+from .views import STACK_ID
+
+
+def _service_or_none() -> SpaceliftService | None:
+    try:
+        connection = current_connection()
+    except ConnectionProblem:
+        return None
+    return SpaceliftService(connection) if connection else None
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+@require_GET
+@login_required
+def status_json(request: HttpRequest) -> JsonResponse:
+    """The overview's current view (the same filters, sorting and paging) as JSON."""
+    service = _service_or_none()
+    if service is None:
+        return JsonResponse({"error": "No Spacelift connection is configured"}, status=503)
+    snapshot = service.stacks()
+    problem = snapshot.problem
+    body: dict = {
+        "generated_at": datetime.now(tz=UTC).isoformat(),
+        "fetched_at": _iso(snapshot.fetched_at),
+        "stale": snapshot.stale,
+        "problem": {"summary": problem.summary, "detail": problem.detail,
+                    "since": _iso(problem.since)} if problem else None,
+    }  # fmt: skip
+    if snapshot.data is None:
+        return JsonResponse(body, status=503)
+    page = build_page(snapshot.data, StackQuery.from_querydict(request.GET), snapshot.version)
+    connection = service.connection
+    body |= {
+        "counts": {health.value: count for health, count in page.counts},
+        "total": page.total,
+        "matched": page.matched,
+        "page": page.page,
+        "pages": page.pages,
+        "stacks": [
+            {
+                "id": s.id,
+                "name": s.name,
+                "state": s.state_raw,
+                "health": s.health.value,
+                "state_set_at": _iso(s.state_set_at),
+                "space": s.space_name,
+                "branch": s.branch,
+                "repository": s.repository_full_name,
+                "labels": list(s.labels),
+                "locked_by": s.locked_by or None,
+                "tracked_commit": s.tracked_commit.hash if s.tracked_commit else None,
+                "url": request.build_absolute_uri(reverse("dashboard:stack", args=[s.id])),
+                "spacelift_url": connection.stack_url(s.id),
+            }
+            for s in page.stacks
+        ],
+    }
+    return JsonResponse(body)
+
+
+# Badge colours by health, as in the portal's chips (light theme).
+BADGE_COLOURS = {
+    Health.HEALTHY: "#1d7a45",
+    Health.FAILING: "#c0292b",
+    Health.NEEDS_ATTENTION: "#b35c00",
+    Health.IN_PROGRESS: "#2463c9",
+    Health.WAITING: "#6b5bb5",
+    Health.NEVER_RUN: "#6b7280",
+    Health.UNKNOWN: "#8a6d00",
+}
+# Roughly the width of one character of an 11 px sans-serif font.
+BADGE_CHAR_WIDTH = 6.5
+
+
+@require_GET
+@login_required
+def stack_badge(request: HttpRequest, stack_id: str) -> HttpResponse:
+    if not STACK_ID.match(stack_id):
+        raise Http404("No such stack")
+    service = _service_or_none()
+    if service is None:
+        raise Http404("No Spacelift connection")
+    snapshot = service.stack(stack_id)
+    if snapshot.data is None and snapshot.problem is None:
+        raise Http404("No such stack")
+    stack = snapshot.data
+    label = stack.name if stack else stack_id
+    value = (stack.state_label if stack else "unknown") + (" (stale)" if snapshot.problem else "")
+    colour = BADGE_COLOURS[stack.health if stack else Health.UNKNOWN]
+    left = int(len(label) * BADGE_CHAR_WIDTH + 12)
+    right = int(len(value) * BADGE_CHAR_WIDTH + 12)
+    svg = render_to_string("dashboard/badge.svg", {
+        "label": label, "value": value, "colour": colour, "left": left, "right": right,
+        "width": left + right, "label_x": left / 2, "value_x": left + right / 2,
+    })  # fmt: skip
+    response = HttpResponse(svg, content_type="image/svg+xml; charset=utf-8")
+    response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    return response
+
+
+def _metrics_token_ok(request: HttpRequest) -> bool:
+    token = settings.PORTAL_METRICS_TOKEN
+    header = request.headers.get("Authorization", "")
+    return bool(token) and hmac.compare_digest(header, f"Bearer {token}")
+
+
+def _label(value: str) -> str:
+    return value.replace("\\\\", "\\\\\\\\").replace('"', '\\\\"').replace("\\n", "\\\\n")
+
+
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus metrics of stack states. Log in, or send PORTAL_METRICS_TOKEN as a bearer."""
+    if not (request.user.is_authenticated or _metrics_token_ok(request)):
+        return HttpResponse(
+            "Log in, or send the metrics token.\\n", status=401, content_type="text/plain"
+        )
+    service = _service_or_none()
+    lines = [
+        "# HELP spacelift_portal_up 1 when the portal has current data from Spacelift.",
+        "# TYPE spacelift_portal_up gauge",
+    ]
+    if service is None:
+        lines.append("spacelift_portal_up 0")
+        return HttpResponse("\\n".join(lines) + "\\n", content_type="text/plain; version=0.0.4")
+    snapshot = service.stacks()
+    lines.append(f"spacelift_portal_up {0 if snapshot.problem else 1}")
+    if snapshot.fetched_at:
+        age = (datetime.now(tz=UTC) - snapshot.fetched_at).total_seconds()
+        lines += [
+            "# HELP spacelift_portal_data_age_seconds Seconds since Spacelift was last read.",
+            "# TYPE spacelift_portal_data_age_seconds gauge",
+            f"spacelift_portal_data_age_seconds {age:.1f}",
+        ]
+    if snapshot.data is not None:
+        counts = {h: 0 for h in Health}
+        for stack in snapshot.data:
+            counts[stack.health] += 1
+        lines += [
+            "# HELP spacelift_portal_stacks Stacks by health.",
+            "# TYPE spacelift_portal_stacks gauge",
+        ]
+        lines += [f'spacelift_portal_stacks{{health="{h.value}"}} {n}' for h, n in counts.items()]
+        lines += [
+            "# HELP spacelift_stack_state 1 for each stack's current state.",
+            "# TYPE spacelift_stack_state gauge",
+        ]
+        lines += [
+            f'spacelift_stack_state{{stack="{_label(s.id)}",space="{_label(s.space_name)}",'
+            f'state="{_label(s.state_raw)}",health="{s.health.value}"}} 1'
+            for s in snapshot.data
+        ]
+    return HttpResponse("\\n".join(lines) + "\\n", content_type="text/plain; version=0.0.4")

@@ -1,0 +1,132 @@
+"""What changed: the stack states the portal observes, kept for PORTAL_HISTORY_DAYS.
+
+Each new version of the stack list is compared with the last states seen, once per version
+(guarded in the shared cache, so one process and one viewer do it), and the differences are
+stored. The overview shows them as "since you last looked" and as a 24-hour strip per stack.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+
+from .models import LastSeenState, LastVisit, StackStateChange
+from .spacelift.service import Snapshot
+from .spacelift.types import STACK_HEALTH, Health, Stack, StackState
+
+STRIP_HOURS = 24
+# Purging old history is cheap but needless on every change: at most once an hour.
+PURGE_EVERY_SECONDS = 3600
+
+
+def record_changes(fingerprint: str, snapshot: Snapshot[list[Stack]]) -> int:
+    """Store the state changes in `snapshot` since the last one recorded; returns how many."""
+    if not snapshot.ok or snapshot.data is None:
+        return 0
+    if not cache.add(f"history:{fingerprint}:{snapshot.version}", 1, timeout=24 * 3600):
+        return 0
+    now = datetime.now(tz=UTC)
+    current = {stack.id: stack for stack in snapshot.data}
+    last = dict(
+        LastSeenState.objects.filter(connection=fingerprint).values_list("stack_id", "state")
+    )
+    changed = [s for s in current.values() if last.get(s.id) != s.state_raw]
+    with transaction.atomic():
+        if last:  # the very first look is a baseline, not a change
+            StackStateChange.objects.bulk_create(
+                StackStateChange(
+                    connection=fingerprint,
+                    stack_id=stack.id,
+                    from_state=last.get(stack.id, ""),
+                    to_state=stack.state_raw,
+                    observed_at=min(stack.state_set_at or now, now),
+                )
+                for stack in changed
+            )
+        LastSeenState.objects.bulk_create(
+            [LastSeenState(connection=fingerprint, stack_id=s.id, state=s.state_raw)
+             for s in changed],
+            update_conflicts=True,
+            unique_fields=["connection", "stack_id"],
+            update_fields=["state"],
+        )  # fmt: skip
+    if cache.add("history:purge", 1, timeout=PURGE_EVERY_SECONDS):
+        cutoff = now - timedelta(days=settings.PORTAL_HISTORY_DAYS)
+        StackStateChange.objects.filter(observed_at__lt=cutoff).delete()
+    return len(changed) if last else 0
+
+
+@dataclass(frozen=True)
+class SinceLastLook:
+    seen_at: datetime | None
+    changes: list[StackStateChange]
+    total: int
+
+
+def since_last_look(user, fingerprint: str, *, limit: int = 30) -> SinceLastLook:
+    """The changes since this user last opened the overview; then remember this visit."""
+    now = datetime.now(tz=UTC)
+    visit = LastVisit.objects.filter(user=user).first()
+    changes: list[StackStateChange] = []
+    total = 0
+    if visit is not None:
+        found = StackStateChange.objects.filter(
+            connection=fingerprint, observed_at__gt=visit.seen_at
+        )
+        total = found.count()
+        changes = list(found.order_by("-observed_at")[:limit])
+    LastVisit.objects.update_or_create(user=user, defaults={"seen_at": now})
+    return SinceLastLook(visit.seen_at if visit else None, changes, total)
+
+
+@dataclass(frozen=True)
+class Segment:
+    health: str
+    state: str
+    hours: int
+
+
+def strips(fingerprint: str, stacks: list[Stack]) -> dict[str, list[Segment]]:
+    """Each stack's last 24 hours as segments of hourly states, oldest first."""
+    now = datetime.now(tz=UTC)
+    start = now - timedelta(hours=STRIP_HOURS)
+    changes: dict[str, list[StackStateChange]] = {}
+    rows = StackStateChange.objects.filter(
+        connection=fingerprint, stack_id__in=[s.id for s in stacks], observed_at__gte=start
+    ).order_by("observed_at")
+    for change in rows:
+        changes.setdefault(change.stack_id, []).append(change)
+    result = {}
+    for stack in stacks:
+        seen = changes.get(stack.id, [])
+        hours = []
+        for hour in range(STRIP_HOURS):
+            end = start + timedelta(hours=hour + 1)
+            hours.append(_state_at(end, seen, stack.state_raw))
+        result[stack.id] = _segments(hours)
+    return result
+
+
+def _state_at(moment: datetime, changes: list[StackStateChange], current: str) -> str:
+    before = [c for c in changes if c.observed_at <= moment]
+    if before:
+        return before[-1].to_state
+    if changes:
+        return changes[0].from_state or "UNKNOWN"
+    return current
+
+
+def _segments(hours: list[str]) -> list[Segment]:
+    segments: list[Segment] = []
+    for state in hours:
+        health = STACK_HEALTH.get(StackState.parse(state), Health.UNKNOWN).value
+        if segments and segments[-1].state == state:
+            last = segments[-1]
+            segments[-1] = Segment(last.health, last.state, last.hours + 1)
+        else:
+            segments.append(Segment(health, state, 1))
+    return segments
