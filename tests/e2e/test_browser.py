@@ -99,3 +99,63 @@ def test_an_expired_session_on_a_poll_goes_to_the_login_page(login, connected, s
     page.context.clear_cookies()
     page.wait_for_url(re.compile(r"/accounts/login/\?next="), timeout=8_000)
     assert page.get_by_label("User name").is_visible()
+
+
+def test_keyboard_navigation_moves_and_opens(login, connected):
+    page = login()
+    page.goto("/")
+    page.keyboard.press("/")
+    assert page.evaluate("document.activeElement.name") == "q"
+    page.keyboard.press("Escape")
+    page.evaluate("document.activeElement.blur()")
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    page.keyboard.press("k")
+    rows = page.locator("tr[data-stack]")
+    first = rows.nth(0).get_attribute("data-stack")
+    assert page.locator("tr.selected").get_attribute("data-stack") == first
+    page.keyboard.press("j")
+    second = rows.nth(1).get_attribute("data-stack")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/stacks/{second}/")
+    assert page.watch.errors == []
+
+
+def test_an_operator_confirms_a_plan_through_the_confirmation_step(
+    login, connected, django_user_model
+):
+    from django.contrib.auth.models import Group
+
+    connected.rebuild_world(48, seed=7)
+    target = next(
+        s for s in connected.world.stacks
+        if s.state == "UNCONFIRMED" and s.can_write and not s.locked_by
+        and s.id not in connected.world.active_stack_ids
+    )  # fmt: skip
+    target.ensure_history()
+    run = next(r for r in target.tracked if r.state == "UNCONFIRMED")
+    from django.contrib.auth.models import Permission
+
+    page = login("opal")
+    # Browser tests flush the database, so the group the migration made is rebuilt here.
+    operators, _ = Group.objects.get_or_create(name="operators")
+    operators.permissions.add(Permission.objects.get(codename="operate_stacks"))
+    django_user_model.objects.get(username="opal").groups.add(operators)
+    page.goto(f"/stacks/{target.id}/")
+    page.locator(f'tr[data-run="{run.id}"]').get_by_role("link", name="Confirm", exact=True).click()
+    page.wait_for_load_state()
+    assert run.state == "UNCONFIRMED"  # the first click only asks
+    assert page.get_by_role("heading", name="Confirm the plan").is_visible()
+    page.get_by_role("button", name="Confirm and apply").click()
+    page.wait_for_load_state()
+    assert run.state in ("CONFIRMED", "APPLYING", "FINISHED", "FAILED")
+    assert "Confirm run: run" in page.content()
+    assert page.watch.errors == []
+
+
+def test_a_viewer_sees_no_actions(login, connected):
+    page = login("val")
+    target = next(s for s in connected.world.stacks if s.state == "UNCONFIRMED")
+    page.goto(f"/stacks/{target.id}/")
+    assert page.get_by_role("link", name="Trigger run").count() == 0
+    assert page.get_by_role("link", name="Confirm", exact=True).count() == 0
