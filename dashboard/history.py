@@ -43,7 +43,7 @@ def record_changes(fingerprint: str, snapshot: Snapshot[list[Stack]]) -> int:
                     stack_id=stack.id,
                     from_state=last.get(stack.id, ""),
                     to_state=stack.state_raw,
-                    observed_at=min(stack.state_set_at or now, now),
+                    observed_at=now,
                 )
                 for stack in changed
             )
