@@ -180,21 +180,31 @@ def upstream_queries(sim_url: str) -> int:
     return int(stats["queries"])
 
 
-def viewers_per_interval(url: str, sim_url: str, viewers: int, poll: int, intervals: int) -> float:
-    """V viewers each poll the overview partial once per interval, at random offsets."""
+def viewers_per_interval(
+    url: str, sim_url: str, viewers: int, poll: int, intervals: int
+) -> tuple[float, float, float]:
+    """V viewers each poll the overview partial once per interval, spread over the interval.
+
+    Returns upstream queries per interval (over the time the polls really took, which grows
+    when the server is saturated), the median poll latency (ms) and polls per second served.
+    """
     sessions = [login(url) for _ in range(viewers)]
     for s in sessions:
         s.headers["HX-Request"] = "true"
     sessions[0].get(url + "/", timeout=30)  # the token and first read, before counting
     time.sleep(poll)
     before = upstream_queries(sim_url)
-    stop = time.monotonic() + poll * intervals
+    started = time.monotonic()
+    stop = started + poll * intervals
+    latencies: list[float] = []
 
     def viewer(session: requests.Session, offset: float) -> None:
         time.sleep(offset)
         while time.monotonic() < stop:
+            began = time.perf_counter()
             session.get(url + "/", timeout=30)
-            time.sleep(poll)
+            latencies.append((time.perf_counter() - began) * 1000)
+            time.sleep(max(0.0, poll - (time.perf_counter() - began)))
 
     threads = [
         threading.Thread(target=viewer, args=(s, (i / viewers) * poll))
@@ -204,17 +214,24 @@ def viewers_per_interval(url: str, sim_url: str, viewers: int, poll: int, interv
         t.start()
     for t in threads:
         t.join()
-    return (upstream_queries(sim_url) - before) / intervals
+    elapsed = time.monotonic() - started
+    queries = upstream_queries(sim_url) - before
+    return queries / (elapsed / poll), statistics.median(latencies), len(latencies) / elapsed
 
 
 def sample(
-    session: requests.Session, url: str, count: int, **kwargs
+    session: requests.Session, url: str, count: int, *, as_browser: bool = False, **kwargs
 ) -> tuple[list[float], list[int], list[int]]:
-    """Times (ms), bytes on the wire (headers and body) and status codes of `count` GETs."""
+    """Times (ms), bytes on the wire (headers and body) and status codes of `count` GETs.
+
+    `as_browser`: send the version the last full answer carried, as htmx does after a swap.
+    """
     times, sizes, statuses = [], [], []
     for _ in range(count):
         started = time.perf_counter()
         response = session.get(url, timeout=60, **kwargs)
+        if as_browser and response.status_code == 200:
+            kwargs["params"] = {"v": re.search(r'"v": "([0-9a-f]+)"', response.text).group(1)}
         times.append((time.perf_counter() - started) * 1000)
         head = sum(len(k) + len(v) + 4 for k, v in response.headers.items())
         sizes.append(len(response.content) + head)
@@ -244,15 +261,17 @@ def latency_table(url: str, stacks: int, samples: int) -> list[str]:
     htmx = {"HX-Request": "true"}
     session.get(url + "/")  # warm the cache
     stack_id = re.search(r'href="/stacks/([^/"]+)/"', session.get(url + "/").text).group(1)
-    partial = session.get(url + "/", headers=htmx).text
-    version = re.search(r'"v": "([0-9a-f]+)"', partial).group(1)
     rows = {
         "/healthz": sample(session, url + "/healthz", samples),
         "overview page": sample(session, url + "/", samples),
         "overview partial": sample(session, url + "/", samples, headers=htmx),
-        "unchanged poll": sample(session, url + "/", samples, headers=htmx, params={"v": version}),
-        "stack page": sample(session, f"{url}/stacks/{stack_id}/", samples),
     }
+    partial = session.get(url + "/", headers=htmx).text
+    version = re.search(r'"v": "([0-9a-f]+)"', partial).group(1)
+    rows["unchanged poll"] = sample(
+        session, url + "/", samples, headers=htmx, params={"v": version}, as_browser=True
+    )
+    rows["stack page"] = sample(session, f"{url}/stacks/{stack_id}/", samples)
     base = statistics.median(rows["/healthz"][0])
     lines = []
     for name, (times, sizes, _) in rows.items():
@@ -295,11 +314,14 @@ def main() -> None:
                 for cache in (True, False):
                     with portal(sim_url, workdir, cache=cache, poll=args.poll) as (url, _):
                         for viewers in (1, 10, 100):
-                            q = viewers_per_interval(
+                            q, p50, rate = viewers_per_interval(
                                 url, sim_url, viewers, args.poll, args.intervals
                             )
                             mode = "cached      " if cache else "pass-through"
-                            print(f"  {mode} {viewers:>3} viewers: {q:6.1f} queries per interval")
+                            print(
+                                f"  {mode} {viewers:>3} viewers: {q:6.2f} queries per interval"
+                                f"  (polls: median {p50:6.1f} ms, {rate:5.1f} served/s)"
+                            )
         print("\nLatency of sequential requests, warm cache, 10 s interval, runs not moving:")
         for stacks in args.stacks:
             with (

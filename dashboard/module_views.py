@@ -12,10 +12,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from .connections import ConnectionProblem, current_connection
 from .spacelift import errors
 from .spacelift.service import Snapshot, SpaceliftService
 from .spacelift.types import Module, ModuleVersions
+from .views import with_service
 
 # Each module's versions cost one registry request, so a page asks for at most this many.
 MODULES_PER_PAGE = 50
@@ -33,14 +33,9 @@ class ModuleRow:
 
 @require_GET
 @login_required
-def module_list(request: HttpRequest) -> HttpResponse:
-    try:
-        connection = current_connection()
-    except ConnectionProblem as exc:
-        return render(request, "dashboard/not_configured.html", {"problem": str(exc)})
-    if connection is None:
-        return render(request, "dashboard/not_configured.html", {})
-    service = SpaceliftService(connection)
+@with_service
+def module_list(request: HttpRequest, service: SpaceliftService) -> HttpResponse:
+    connection = service.connection
     snapshot = service.modules()
     org = service.registry_org()
     modules = sorted(snapshot.data or (), key=lambda m: (m.name.lower(), m.terraform_provider))

@@ -11,10 +11,17 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
-from .connections import ConnectionProblem, current_connection
 from .spacelift.service import SpaceliftService
 from .spacelift.types import Health, Run, StateTransition, run_health, state_label
-from .views import RUN_ID, STACK_ID, _poll_seconds, _region_version, _template, _unchanged
+from .views import (
+    RUN_ID,
+    STACK_ID,
+    _poll_seconds,
+    _region_version,
+    _template,
+    _unchanged,
+    with_service,
+)
 
 
 @dataclass(frozen=True)
@@ -60,16 +67,14 @@ def build_timeline(run: Run, now: datetime) -> list[TimelineEntry]:
 @require_GET
 @login_required
 @vary_on_headers("HX-Request")
-def run_detail(request: HttpRequest, stack_id: str, run_id: str) -> HttpResponse:
+@with_service
+def run_detail(
+    request: HttpRequest, service: SpaceliftService, stack_id: str, run_id: str
+) -> HttpResponse:
     if not (STACK_ID.match(stack_id) and RUN_ID.match(run_id)):
         raise Http404("No such run")
-    try:
-        connection = current_connection()
-    except ConnectionProblem as exc:
-        return render(request, "dashboard/not_configured.html", {"problem": str(exc)})
-    if connection is None:
-        return render(request, "dashboard/not_configured.html", {})
-    snapshot = SpaceliftService(connection).run(stack_id, run_id)
+    connection = service.connection
+    snapshot = service.run(stack_id, run_id)
     run = snapshot.data
     if run is None and snapshot.problem is None:
         raise Http404("No such run")

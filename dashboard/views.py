@@ -7,6 +7,7 @@ import json
 import re
 import time
 from datetime import timedelta
+from functools import wraps
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -65,17 +66,29 @@ def _template(request: HttpRequest, page: str, partial: str) -> str:
     return f"dashboard/{page}.html#{partial}" if request.htmx else f"dashboard/{page}.html"
 
 
+def with_service(view):
+    """Call `view(request, service, ...)` with the current connection's service, or show
+    what is missing: no connection yet, or one that cannot be used as configured."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            connection = current_connection()
+        except ConnectionProblem as exc:
+            return render(request, "dashboard/not_configured.html", {"problem": str(exc)})
+        if connection is None:
+            return render(request, "dashboard/not_configured.html", {})
+        return view(request, SpaceliftService(connection), *args, **kwargs)
+
+    return wrapper
+
+
 @require_GET
 @login_required
 @vary_on_headers("HX-Request")
-def overview(request: HttpRequest) -> HttpResponse:
-    try:
-        connection = current_connection()
-    except ConnectionProblem as exc:
-        return render(request, "dashboard/not_configured.html", {"problem": str(exc)})
-    if connection is None:
-        return render(request, "dashboard/not_configured.html", {})
-    service = SpaceliftService(connection)
+@with_service
+def overview(request: HttpRequest, service: SpaceliftService) -> HttpResponse:
+    connection = service.connection
     snapshot = service.stacks()
     query = StackQuery.from_querydict(request.GET)
     version = _region_version(snapshot, query.url())
@@ -108,19 +121,14 @@ def overview(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 @vary_on_headers("HX-Request")
-def stack_detail(request: HttpRequest, stack_id: str) -> HttpResponse:
+@with_service
+def stack_detail(request: HttpRequest, service: SpaceliftService, stack_id: str) -> HttpResponse:
+    connection = service.connection
     if not STACK_ID.match(stack_id):
         raise Http404("No such stack")
     before = request.GET.get("before") or None
     if before is not None and not RUN_ID.match(before):
         before = None
-    try:
-        connection = current_connection()
-    except ConnectionProblem as exc:
-        return render(request, "dashboard/not_configured.html", {"problem": str(exc)})
-    if connection is None:
-        return render(request, "dashboard/not_configured.html", {})
-    service = SpaceliftService(connection)
     region = request.GET.get("region") if request.htmx else None
     stack = service.stack(stack_id)
     if stack.data is None and stack.problem is None:
