@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 import time
+from collections import OrderedDict
 from datetime import timedelta
 from functools import wraps
 
@@ -54,6 +56,38 @@ def _unchanged(request: HttpRequest, version: str, snapshot: Snapshot) -> HttpRe
     return response
 
 
+class _RenderedRegions:
+    """The overview region as last rendered for each version, shared by every viewer.
+
+    The region holds nothing personal (no user name, no CSRF token), and its version names
+    the data, the query, the problem and the minute, so equal versions render equal bytes:
+    a hundred viewers of one view cost one render per change.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> bytes | None:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        return None
+
+    def put(self, key: tuple[str, str], html: bytes) -> None:
+        with self._lock:
+            self._items[key] = html
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
+# About 120 KB each at 100 rows: a few MB for the views people keep open.
+_rendered_regions = _RenderedRegions(size=32)
+
+
 def _poll_seconds(snapshot: Snapshot) -> int:
     """Poll at the configured pace; after a failure, no sooner than the service will retry."""
     interval = settings.PORTAL_POLL_SECONDS
@@ -94,6 +128,8 @@ def overview(request: HttpRequest, service: SpaceliftService) -> HttpResponse:
     version = _region_version(snapshot, query.url())
     if unchanged := _unchanged(request, version, snapshot):
         return unchanged
+    if request.htmx and (html := _rendered_regions.get((connection.fingerprint, version))):
+        return HttpResponse(html)
     page = attention = strips = since = None
     if snapshot.data is not None:
         page = build_page(snapshot.data, query, snapshot.version)
@@ -115,7 +151,10 @@ def overview(request: HttpRequest, service: SpaceliftService) -> HttpResponse:
         "strips": strips or {},
         "since": since,
     }
-    return render(request, _template(request, "overview", "stacks"), context)
+    response = render(request, _template(request, "overview", "stacks"), context)
+    if request.htmx:
+        _rendered_regions.put((connection.fingerprint, version), response.content)
+    return response
 
 
 @require_GET

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.cache import cache
 
+from dashboard import views
 from dashboard.simulator.server import start_simulator
 from dashboard.spacelift import service
 
@@ -34,6 +35,7 @@ def sim(simulator):
     cache.clear()
     service._memo.clear()
     service._clients.clear()
+    views._rendered_regions._items.clear()
     yield simulator
     simulator.set_faults(mode=None, latency=0, unauthorized_once=False, registry_no_access=False)
 

@@ -311,3 +311,44 @@ def test_the_secret_is_never_logged(staff_client, sim, caplog):
     )
     assert sim.key_secret not in caplog.text
     assert "typo-secret-abc" not in caplog.text
+
+
+@pytest.fixture
+def empty_sim():
+    from dashboard.simulator.server import start_simulator
+
+    handle = start_simulator(port=0, stacks=0, seed=3)
+    yield handle
+    handle.stop()
+
+
+def test_connection_test_explains_an_empty_stack_list(staff_client, empty_sim):
+    response = staff_client.post(
+        URL,
+        {
+            "action": "test",
+            "host": empty_sim.url,
+            "key_id": empty_sim.key_id,
+            "secret": empty_sim.key_secret,
+        },
+    )
+    assert [c[0] for c in checks_of(response)] == ["pass", "pass", "fail"]
+    html = response.content.decode()
+    assert "sees no stacks" in html
+    assert "the key can read no space with stacks" in html
+
+
+def test_connection_test_explains_a_key_that_reads_no_space(staff_client, empty_sim):
+    empty_sim.world.spaces.clear()
+    response = staff_client.post(
+        URL,
+        {
+            "action": "test",
+            "host": empty_sim.url,
+            "key_id": empty_sim.key_id,
+            "secret": empty_sim.key_secret,
+        },
+    )
+    assert [c[0] for c in checks_of(response)] == ["pass", "pass", "fail"]
+    assert b"The key can read no space." in response.content
+    assert b"Reader role" in response.content

@@ -161,3 +161,19 @@ def test_older_runs_page_through_before(viewer_client, connected):
     first_ids = set(re.findall(r'<tr data-run="([0-9A-Z]+)"', html))
     second_ids = set(re.findall(r'<tr data-run="([0-9A-Z]+)"', page2.content.decode()))
     assert second_ids and not first_ids & second_ids
+
+
+def test_viewers_of_one_view_share_one_render_of_the_region(
+    viewer_client, admin_client, connected, monkeypatch
+):
+    from dashboard import views
+
+    renders = []
+    real_render = views.render
+    monkeypatch.setattr(views, "render", lambda *a, **k: renders.append(1) or real_render(*a, **k))
+    first = viewer_client.get("/", {"q": "prod"}, **HTMX)
+    second = admin_client.get("/", {"q": "prod"}, **HTMX)
+    assert first.content == second.content
+    assert len(renders) == 1
+    viewer_client.get("/", {"q": "dev"}, **HTMX)  # another view renders on its own
+    assert len(renders) == 2
