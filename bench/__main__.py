@@ -224,19 +224,32 @@ def viewers_per_interval(
 
 
 def sample(
-    session: requests.Session, url: str, count: int, *, as_browser: bool = False, **kwargs
+    session: requests.Session,
+    url: str,
+    count: int,
+    *,
+    as_browser: bool = False,
+    fresh_views: bool = False,
+    **kwargs,
 ) -> tuple[list[float], list[int], list[int]]:
     """Times (ms), bytes on the wire (headers and body) and status codes of `count` GETs.
 
     `as_browser`: send the version the last full answer carried, as htmx does after a swap.
+    `fresh_views`: ask for up to 80 different views (page, sort, direction), one each.
     """
     times, sizes, statuses = [], [], []
-    for _ in range(count):
+    for i in range(count):
+        if fresh_views:  # a view no one has asked for yet: rendered, not served from memory
+            kwargs["params"] = {
+                "page": 1 + i % 10,
+                "sort": ("name", "health", "space", "since")[(i // 10) % 4],
+                "dir": "desc" if (i // 40) % 2 else "",
+            }
         started = time.perf_counter()
         response = session.get(url, timeout=60, **kwargs)
+        times.append((time.perf_counter() - started) * 1000)
         if as_browser and response.status_code == 200:
             kwargs["params"] = {"v": re.search(r'"v": "([0-9a-f]+)"', response.text).group(1)}
-        times.append((time.perf_counter() - started) * 1000)
         head = sum(len(k) + len(v) + 4 for k, v in response.headers.items())
         sizes.append(len(response.content) + head)
         statuses.append(response.status_code)
@@ -269,6 +282,9 @@ def latency_table(url: str, stacks: int, samples: int) -> list[str]:
         "/healthz": sample(session, url + "/healthz", samples),
         "overview page": sample(session, url + "/", samples),
         "overview partial": sample(session, url + "/", samples, headers=htmx),
+        "partial, new view": sample(
+            session, url + "/", min(samples, 80), headers=htmx, fresh_views=True
+        ),
     }
     partial = session.get(url + "/", headers=htmx).text
     version = re.search(r'"v": "([0-9a-f]+)"', partial).group(1)
@@ -328,7 +344,11 @@ def main() -> None:
                                 f"  (polls: median {p50:6.1f} ms, {rate:5.1f} served/s)"
                             )
         if not args.skip_latency:
-            print("\nLatency of sequential requests, warm cache, 10 s interval, runs not moving:")
+            print(
+                "\nLatency of sequential requests, warm cache, 10 s interval, runs not moving."
+                "\n('overview partial' repeats one view: after the first, its render is shared;"
+                "\n 'partial, new view' asks for 80 different pages and sorts, each rendered.)"
+            )
         for stacks in [] if args.skip_latency else args.stacks:
             with (
                 simulator(stacks, step_seconds=3600) as sim_url,

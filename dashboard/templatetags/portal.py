@@ -9,6 +9,8 @@ import nh3
 from django import template
 from django.utils.safestring import mark_safe
 
+from dashboard.spacelift.types import state_label
+
 register = template.Library()
 
 # What a stack description may keep after sanitising; everything else is stripped.
@@ -89,3 +91,9 @@ def query_url(query, **changes) -> str:
 @register.filter
 def get_item(mapping: dict, key: str):
     return mapping.get(key) if mapping else None
+
+
+@register.filter(name="state_label")
+def state_label_filter(raw: str) -> str:
+    """`PREPARING_APPLY` -> `Preparing apply`, as the chips say it."""
+    return state_label(raw or "")

@@ -159,3 +159,12 @@ def test_a_viewer_sees_no_actions(login, connected):
     page.goto(f"/stacks/{target.id}/")
     assert page.get_by_role("link", name="Trigger run").count() == 0
     assert page.get_by_role("link", name="Confirm", exact=True).count() == 0
+
+
+@pytest.mark.parametrize("path", ["/", "/administration/spacelift/", "/modules/"])
+def test_pages_fit_a_phone_screen(login, connected, path):
+    page = login("phil", staff=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(path)
+    width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert width[0] <= width[1], f"{path} is {width[0]} px wide on a {width[1]} px screen"
