@@ -48,6 +48,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def stop(proc: subprocess.Popen) -> None:
+    """Terminate, and kill what an overwhelmed server leaves hanging."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
 def wait_for(url: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -90,8 +100,7 @@ def simulator(stacks: int, step_seconds: float = 7.0):
         wait_for(url + "/_sim/stats", timeout=60)
         yield url
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop(proc)
 
 
 @contextmanager
@@ -153,8 +162,7 @@ def portal(sim_url: str, workdir: Path, *, cache: bool, poll: int):
         wait_for(url + "/healthz")
         yield url, proc
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop(proc)
 
 
 def login(url: str) -> requests.Session:
@@ -182,11 +190,12 @@ def upstream_queries(sim_url: str) -> int:
 
 def viewers_per_interval(
     url: str, sim_url: str, viewers: int, poll: int, intervals: int
-) -> tuple[float, float, float]:
+) -> tuple[float, float, float, int]:
     """V viewers each poll the overview partial once per interval, spread over the interval.
 
     Returns upstream queries per interval (over the time the polls really took, which grows
-    when the server is saturated), the median poll latency (ms) and polls per second served.
+    when the server is saturated), the median poll latency (ms), polls per second served, and
+    how many polls failed (connection reset, timeout or a 5xx).
     """
     sessions = [login(url) for _ in range(viewers)]
     for s in sessions:
@@ -197,6 +206,7 @@ def viewers_per_interval(
     started = time.monotonic()
     stop = started + poll * intervals
     latencies: list[float] = []
+    failures: list[int] = []
 
     def viewer(session: requests.Session, offset: float) -> None:
         # As htmx does: send the version of the region this viewer holds; 204 keeps it.
@@ -204,8 +214,15 @@ def viewers_per_interval(
         time.sleep(offset)
         while time.monotonic() < stop:
             began = time.perf_counter()
-            response = session.get(url + "/", params=held, timeout=30)
+            try:
+                response = session.get(url + "/", params=held, timeout=30)
+            except requests.RequestException:
+                failures.append(1)  # an overwhelmed server resets or times out
+                time.sleep(poll)
+                continue
             latencies.append((time.perf_counter() - began) * 1000)
+            if response.status_code >= 500:
+                failures.append(1)
             if response.status_code == 200:
                 held = {"v": re.search(r'"v": "([0-9a-f]+)"', response.text).group(1)}
             time.sleep(max(0.0, poll - (time.perf_counter() - began)))
@@ -220,7 +237,8 @@ def viewers_per_interval(
         t.join()
     elapsed = time.monotonic() - started
     queries = upstream_queries(sim_url) - before
-    return queries / (elapsed / poll), statistics.median(latencies), len(latencies) / elapsed
+    median = statistics.median(latencies) if latencies else float("nan")
+    return queries / (elapsed / poll), median, len(latencies) / elapsed, len(failures)
 
 
 def sample(
@@ -319,6 +337,8 @@ def main() -> None:
     parser.add_argument("--stacks", type=int, nargs="*", default=[1000, 10000])
     parser.add_argument("--skip-viewers", action="store_true")
     parser.add_argument("--skip-latency", action="store_true")
+    parser.add_argument("--viewers", type=int, nargs="*", default=[1, 10, 100])
+    parser.add_argument("--viewer-stacks", type=int, default=48)
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="portal-bench-"))
     print(
@@ -329,19 +349,21 @@ def main() -> None:
         if not args.skip_viewers:
             print(
                 f"\nUpstream queries per {args.poll} s poll interval, over {args.intervals} "
-                "intervals (each viewer polls the overview partial once per interval):"
+                f"intervals, {args.viewer_stacks} stacks (each viewer polls the overview partial"
+                " once per interval):"
             )
-            with simulator(48) as sim_url:
+            with simulator(args.viewer_stacks) as sim_url:
                 for cache in (True, False):
                     with portal(sim_url, workdir, cache=cache, poll=args.poll) as (url, _):
-                        for viewers in (1, 10, 100):
-                            q, p50, rate = viewers_per_interval(
+                        for viewers in args.viewers:
+                            q, p50, rate, failed = viewers_per_interval(
                                 url, sim_url, viewers, args.poll, args.intervals
                             )
                             mode = "cached      " if cache else "pass-through"
                             print(
                                 f"  {mode} {viewers:>3} viewers: {q:6.2f} queries per interval"
-                                f"  (polls: median {p50:6.1f} ms, {rate:5.1f} served/s)"
+                                f"  (polls: median {p50:6.1f} ms, {rate:5.1f} served/s,"
+                                f" {failed} failed)"
                             )
         if not args.skip_latency:
             print(

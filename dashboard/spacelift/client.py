@@ -61,22 +61,27 @@ class _Transport(RequestsHTTPTransport):
 
     def _prepare_result(self, response: requests.Response):
         self.response_headers = response.headers
-        status = response.status_code
-        if 300 <= status < 400:
-            raise errors.HTTPStatusError(
-                status,
-                f"Spacelift answered HTTP {status}, a redirect; the portal only talks to the "
-                "configured host and does not follow it",
-            )
-        if status == 429:
-            raise errors.RateLimited(
-                429,
-                "Spacelift answered HTTP 429: too many requests",
-                retry_after=_retry_after(response),
-            )
-        if status >= 400:
-            raise errors.HTTPStatusError(status, retry_after=_retry_after(response))
+        _raise_for_status(response, "Spacelift")
         return super()._prepare_result(response)
+
+
+def _raise_for_status(response: requests.Response, who: str) -> None:
+    """Redirects (never followed), 429 with its Retry-After, and other error statuses."""
+    status = response.status_code
+    if 300 <= status < 400:
+        raise errors.HTTPStatusError(
+            status,
+            f"{who} answered HTTP {status}, a redirect; the portal only talks to the "
+            "configured host and does not follow it",
+        )
+    if status == 429:
+        raise errors.RateLimited(
+            429, f"{who} answered HTTP 429: too many requests", retry_after=_retry_after(response)
+        )
+    if status >= 400:
+        raise errors.HTTPStatusError(
+            status, f"{who} answered HTTP {status}", retry_after=_retry_after(response)
+        )
 
 
 def _retry_after(response: requests.Response) -> float | None:
@@ -210,18 +215,6 @@ class SpaceliftClient:
     @staticmethod
     def _registry_answer(response: requests.Response, source: str) -> ModuleVersions:
         status = response.status_code
-        if 300 <= status < 400:
-            raise errors.HTTPStatusError(
-                status,
-                f"The module registry answered HTTP {status}, a redirect; the portal does not "
-                "follow it",
-            )
-        if status == 429:
-            raise errors.RateLimited(
-                429,
-                "The module registry answered HTTP 429: too many requests",
-                retry_after=_retry_after(response),
-            )
         if status == 401:
             raise errors.Unauthorized("The module registry refused a fresh token (HTTP 401)")
         if status == 404:
@@ -229,12 +222,7 @@ class SpaceliftClient:
                 f"The module registry has no module {source}; check the organisation name "
                 "(SPACELIFT_REGISTRY_ORG)"
             )
-        if status >= 400:
-            raise errors.HTTPStatusError(
-                status,
-                f"The module registry answered HTTP {status}",
-                retry_after=_retry_after(response),
-            )
+        _raise_for_status(response, "The module registry")
         try:
             return ModuleVersions.from_registry(response.json(), source)
         except (KeyError, TypeError, ValueError, AttributeError):
