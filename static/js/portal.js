@@ -95,3 +95,15 @@ document.addEventListener("htmx:afterSwap", () => {
   if (selectedStack) select(stackRows().find((r) => r.dataset.stack === selectedStack), false);
 });
 document.addEventListener("DOMContentLoaded", syncTitle);
+
+// Filters left at "All" stay out of the URL, so shared links read ?health=failing, not ?q=&...
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (!(form instanceof HTMLFormElement) || !form.classList.contains("filters")) return;
+  form.querySelectorAll("input[name], select[name]").forEach((field) => {
+    if (!field.value) field.disabled = true;
+  });
+});
+window.addEventListener("pageshow", () => {
+  document.querySelectorAll("form.filters [disabled]").forEach((f) => { f.disabled = false; });
+});

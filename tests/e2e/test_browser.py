@@ -168,3 +168,13 @@ def test_pages_fit_a_phone_screen(login, connected, path):
     page.goto(path)
     width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
     assert width[0] <= width[1], f"{path} is {width[0]} px wide on a {width[1]} px screen"
+
+
+def test_the_filter_form_leaves_empty_filters_out_of_the_url(login, connected):
+    page = login("fern")
+    page.goto("/")
+    page.get_by_label("Health", exact=True).select_option("failing")
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_url("**/?health=failing")
+    rows = page.locator("tr[data-stack]")
+    assert rows.count() == sum(1 for s in connected.world.stacks if s.state == "FAILED")
