@@ -234,24 +234,26 @@ def test_without_a_connection_the_overview_points_staff_to_the_settings(staff_cl
     assert f'href="{URL}"' in html
 
 
+def press_test_connection(client, sim, **values):
+    """Press "Test connection" with the simulator's values, some replaced by `values`."""
+    data = {"action": "test", "host": sim.url, "key_id": sim.key_id, "secret": sim.key_secret}
+    return client.post(URL, data | values)
+
+
 def checks_of(response) -> list[tuple[str, str]]:
     html = response.content.decode()
     return re.findall(r'<li class="check (pass|fail)"><strong>\w+</strong> · ([^:]+):', html)
 
 
 def test_connection_test_passes_every_check_against_the_simulator(staff_client, sim):
-    response = staff_client.post(
-        URL, {"action": "test", "host": sim.url, "key_id": sim.key_id, "secret": sim.key_secret}
-    )
+    response = press_test_connection(staff_client, sim)
     assert [c[0] for c in checks_of(response)] == ["pass", "pass", "pass"]
     assert b"48 stack(s)" in response.content
     assert SpaceliftConnection.load() is None  # testing saves nothing
 
 
 def test_connection_test_reports_a_wrong_secret_as_such(staff_client, sim):
-    response = staff_client.post(
-        URL, {"action": "test", "host": sim.url, "key_id": sim.key_id, "secret": "not-the-secret"}
-    )
+    response = press_test_connection(staff_client, sim, secret="not-the-secret")
     assert [c[0] for c in checks_of(response)] == ["pass", "fail"]
     html = response.content.decode()
     assert "refused to sign it in" in html and f"api::{sim.key_id}" in html
@@ -259,9 +261,7 @@ def test_connection_test_reports_a_wrong_secret_as_such(staff_client, sim):
 
 
 def test_connection_test_reports_an_unknown_key_id(staff_client, sim):
-    response = staff_client.post(
-        URL, {"action": "test", "host": sim.url, "key_id": GOOD_KEY, "secret": "x"}
-    )
+    response = press_test_connection(staff_client, sim, key_id=GOOD_KEY, secret="x")
     assert [c[0] for c in checks_of(response)] == ["pass", "fail"]
     assert b"has no API key with ID" in response.content
 
@@ -276,9 +276,7 @@ def test_connection_test_reports_an_unknown_key_id(staff_client, sim):
 )
 def test_connection_test_reports_a_host_that_does_not_speak_graphql(staff_client, sim, mode, text):
     sim.set_faults(mode=mode)
-    response = staff_client.post(
-        URL, {"action": "test", "host": sim.url, "key_id": sim.key_id, "secret": sim.key_secret}
-    )
+    response = press_test_connection(staff_client, sim)
     assert [c[0] for c in checks_of(response)] == ["fail"]
     assert text in response.content.decode()
 
@@ -306,9 +304,7 @@ def test_the_secret_is_never_logged(staff_client, sim, caplog):
     saved_sim(staff_client, sim)
     staff_client.post(URL, {"action": "test_saved"})
     staff_client.get("/")
-    staff_client.post(
-        URL, {"action": "test", "host": sim.url, "key_id": sim.key_id, "secret": "typo-secret-abc"}
-    )
+    press_test_connection(staff_client, sim, secret="typo-secret-abc")
     assert sim.key_secret not in caplog.text
     assert "typo-secret-abc" not in caplog.text
 
@@ -323,15 +319,7 @@ def empty_sim():
 
 
 def test_connection_test_explains_an_empty_stack_list(staff_client, empty_sim):
-    response = staff_client.post(
-        URL,
-        {
-            "action": "test",
-            "host": empty_sim.url,
-            "key_id": empty_sim.key_id,
-            "secret": empty_sim.key_secret,
-        },
-    )
+    response = press_test_connection(staff_client, empty_sim)
     assert [c[0] for c in checks_of(response)] == ["pass", "pass", "fail"]
     html = response.content.decode()
     assert "sees no stacks" in html
@@ -340,15 +328,7 @@ def test_connection_test_explains_an_empty_stack_list(staff_client, empty_sim):
 
 def test_connection_test_explains_a_key_that_reads_no_space(staff_client, empty_sim):
     empty_sim.world.spaces.clear()
-    response = staff_client.post(
-        URL,
-        {
-            "action": "test",
-            "host": empty_sim.url,
-            "key_id": empty_sim.key_id,
-            "secret": empty_sim.key_secret,
-        },
-    )
+    response = press_test_connection(staff_client, empty_sim)
     assert [c[0] for c in checks_of(response)] == ["pass", "pass", "fail"]
     assert b"The key can read no space." in response.content
     assert b"Reader role" in response.content
