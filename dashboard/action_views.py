@@ -19,7 +19,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from .connections import ConnectionProblem, current_connection
+from .connections import current_service
 from .models import AuditEntry
 from .spacelift import errors
 from .spacelift.service import SpaceliftService
@@ -52,13 +52,10 @@ def operator_required(view):
 
 
 def _service() -> SpaceliftService:
-    try:
-        connection = current_connection()
-    except ConnectionProblem as exc:
-        raise Http404(str(exc)) from None
-    if connection is None:
-        raise Http404("No Spacelift connection")
-    return SpaceliftService(connection)
+    service = current_service()
+    if service is None:
+        raise Http404("No usable Spacelift connection")
+    return service
 
 
 def _note(request: HttpRequest, verb: str) -> str:

@@ -10,6 +10,7 @@ from django.conf import settings
 from . import crypto
 from .models import SpaceliftConnection
 from .spacelift.connection import Connection, InvalidEndpoint, normalize_endpoint
+from .spacelift.service import SpaceliftService
 
 
 class ConnectionProblem(Exception):
@@ -60,3 +61,12 @@ def current_connection() -> Connection | None:
     if environment_is_set():
         return environment_connection()
     return saved_connection()
+
+
+def current_service() -> SpaceliftService | None:
+    """The service of the connection in use; None when there is none or it cannot be used."""
+    try:
+        connection = current_connection()
+    except ConnectionProblem:
+        return None
+    return SpaceliftService(connection) if connection else None

@@ -12,19 +12,10 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from .connections import ConnectionProblem, current_connection
+from .connections import current_service
 from .overview import StackQuery, build_page
-from .spacelift.service import SpaceliftService
 from .spacelift.types import Health
 from .views import STACK_ID
-
-
-def _service_or_none() -> SpaceliftService | None:
-    try:
-        connection = current_connection()
-    except ConnectionProblem:
-        return None
-    return SpaceliftService(connection) if connection else None
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -35,7 +26,7 @@ def _iso(value: datetime | None) -> str | None:
 @login_required
 def status_json(request: HttpRequest) -> JsonResponse:
     """The overview's current view (the same filters, sorting and paging) as JSON."""
-    service = _service_or_none()
+    service = current_service()
     if service is None:
         return JsonResponse({"error": "No Spacelift connection is configured"}, status=503)
     snapshot = service.stacks()
@@ -98,7 +89,7 @@ BADGE_CHAR_WIDTH = 6.5
 def stack_badge(request: HttpRequest, stack_id: str) -> HttpResponse:
     if not STACK_ID.match(stack_id):
         raise Http404("No such stack")
-    service = _service_or_none()
+    service = current_service()
     if service is None:
         raise Http404("No Spacelift connection")
     snapshot = service.stack(stack_id)
@@ -136,7 +127,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
         return HttpResponse(
             "Log in, or send the metrics token.\\n", status=401, content_type="text/plain"
         )
-    service = _service_or_none()
+    service = current_service()
     lines = [
         "# HELP spacelift_portal_up 1 when the portal has current data from Spacelift.",
         "# TYPE spacelift_portal_up gauge",

@@ -15,7 +15,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from . import crypto
-from .connections import ConnectionProblem, environment_connection, environment_is_set
+from .connections import (
+    ConnectionProblem,
+    current_connection,
+    environment_connection,
+    environment_is_set,
+)
 from .diagnostics import run_checks
 from .forms import ConnectionForm
 from .models import SpaceliftConnection
@@ -60,12 +65,16 @@ def spacelift_connection(request: HttpRequest) -> HttpResponse:
     form = None
 
     if action == "test_saved":
-        connection, problem = _active_connection(row, saved_secret)
-        if connection:
-            checks = run_checks(connection)
-            checked = "saved"
+        try:
+            connection = current_connection()
+        except ConnectionProblem as exc:
+            messages.error(request, str(exc))
         else:
-            messages.error(request, problem)
+            if connection is None:
+                messages.error(request, "No connection is saved yet.")
+            else:
+                checks = run_checks(connection)
+                checked = "saved"
     elif env_managed and action in ("save", "test", "delete"):
         messages.error(request, "The connection is managed by environment variables.")
         return redirect("dashboard:admin_connection")
@@ -114,19 +123,6 @@ def _env_summary() -> dict[str, str]:
     except ConnectionProblem as exc:
         return {"problem": str(exc)}
     return {"base_url": connection.base_url, "key_id": connection.key_id}
-
-
-def _active_connection(row, saved_secret) -> tuple[Connection | None, str]:
-    if environment_is_set():
-        try:
-            return environment_connection(), ""
-        except ConnectionProblem as exc:
-            return None, str(exc)
-    if row is None:
-        return None, "No connection is saved yet."
-    if saved_secret is None:
-        return None, "The saved secret cannot be decrypted: re-enter the secret."
-    return Connection(row.base_url, row.key_id, saved_secret, source="database"), ""
 
 
 def _forget(row: SpaceliftConnection, saved_secret: str | None) -> None:
