@@ -237,13 +237,6 @@ class SpaceliftClient:
         if data is None and not errs:
             raise errors.NotJSON("The answer was JSON but not a GraphQL response")
 
-    def exchange(self) -> Token:
-        """Exchange the key now, bypassing the cache (for "Test connection")."""
-        return self._exchange()
-
-    def viewer(self) -> dict[str, Any]:
-        return self.execute(documents.VIEWER).get("viewer") or {}
-
     # Actions ------------------------------------------------------------------------------
     # Retried only on `unauthorized`, which means the first attempt was not carried out.
 

@@ -12,8 +12,6 @@ mutation ApiKeyUser($id: ID!, $secret: String!) {
 # Any GraphQL server answers this, signed in or not: proof the host speaks GraphQL.
 PROBE = "query Probe { __typename }"
 
-VIEWER = "query Viewer { viewer { id name } }"
-
 _COMMIT = "hash message authorLogin authorName timestamp url tag"
 
 _STACK_SUMMARY = f"""
