@@ -83,6 +83,19 @@ def check_configuration(issuer: str, client_id: str, client_secret: str) -> None
         )
 
 
+def csp_allowing_provider(policy: dict, issuer: str) -> dict:
+    """The policy with the provider's origin in form-action: signing out POSTs to the portal,
+    which redirects to the provider's end_session_endpoint, and browsers apply form-action to
+    that redirect too."""
+    parts = urlsplit(issuer)
+    directives = dict(policy["DIRECTIVES"])
+    directives["form-action"] = [
+        *directives.get("form-action", []),
+        f"{parts.scheme}://{parts.netloc}",
+    ]
+    return {**policy, "DIRECTIVES": directives}
+
+
 def enabled() -> bool:
     return bool(settings.PORTAL_OIDC_ISSUER)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 
 # Created by migration 0003 with the dashboard.operate_stacks permission.
 OPERATORS_GROUP = "operators"
@@ -29,8 +29,18 @@ def role_of(user) -> str:
     return "operator" if operator else "viewer"
 
 
+def operators_group() -> Group:
+    """The group, made again with its permission if someone deleted it in the admin."""
+    group, created = Group.objects.get_or_create(name=OPERATORS_GROUP)
+    if created:
+        group.permissions.add(
+            Permission.objects.get(codename=OPERATE_CODENAME, content_type__app_label="dashboard")
+        )
+    return group
+
+
 def set_operator(user, operator: bool) -> None:
-    group = Group.objects.get(name=OPERATORS_GROUP)
+    group = operators_group()
     if operator:
         user.groups.add(group)
     else:

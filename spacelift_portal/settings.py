@@ -197,9 +197,10 @@ PORTAL_OIDC_SCOPES = env("PORTAL_OIDC_SCOPES", default="openid email profile")
 # Password sign-in, for a break-glass administrator; false leaves single sign-on alone.
 PORTAL_LOCAL_LOGIN = env.bool("PORTAL_LOCAL_LOGIN", default=True)
 if PORTAL_OIDC_ISSUER:
-    from dashboard.oidc import check_configuration
+    from dashboard.oidc import check_configuration, csp_allowing_provider
 
     check_configuration(PORTAL_OIDC_ISSUER, PORTAL_OIDC_CLIENT_ID, PORTAL_OIDC_CLIENT_SECRET)
+    CONTENT_SECURITY_POLICY = csp_allowing_provider(CONTENT_SECURITY_POLICY, PORTAL_OIDC_ISSUER)
 # Always listed: it signs no one in while PORTAL_OIDC_ISSUER is empty.
 AUTHENTICATION_BACKENDS.append("dashboard.auth_backends.SingleSignOnBackend")
 # The audit log keeps this many days; older entries go on every write (and `prune_audit`).

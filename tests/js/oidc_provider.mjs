@@ -81,6 +81,7 @@ async function control(req, res, path) {
 const server = http.createServer(async (req, res) => {
   try {
     const { pathname } = new URL(req.url, 'http://127.0.0.1');
+    if (pathname === '/favicon.ico') { res.writeHead(204); return res.end(); }
     const match = pathname.match(/^\/interaction\/([^/]+)$/);
     if (match) return await interaction(req, res, match[1]);
     if (pathname.startsWith('/__test__/') && req.method === 'PUT') return await control(req, res, pathname);
