@@ -111,6 +111,10 @@ class SingleSignOnBackend(OIDCAuthenticationBackend):
             )  # fmt: skip
         except jwt.InvalidSignatureError as exc:
             raise oidc.SignInRefused("The ID token's signature does not verify.") from exc
+        except jwt.InvalidAudienceError as exc:
+            raise oidc.SignInRefused("The ID token was issued to another client.") from exc
+        except jwt.InvalidIssuerError as exc:
+            raise oidc.SignInRefused("The ID token comes from another issuer.") from exc
         except jwt.PyJWTError as exc:
             raise oidc.SignInRefused(f"The ID token failed a check: {exc}.") from exc
         moment = oidc.now()

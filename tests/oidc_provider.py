@@ -36,9 +36,10 @@ class RunningProvider:
     def set_users(self, users: dict) -> None:
         requests.put(f"{self.issuer}/__test__/users", json=users, timeout=5).raise_for_status()
 
-    def sign_with(self, mode: str) -> None:
-        response = requests.put(f"{self.issuer}/__test__/mode", json={"signWith": mode}, timeout=5)
-        response.raise_for_status()
+    def sign_with(self, mode: str, claims: dict | None = None) -> None:
+        """How the token endpoint signs ID tokens; `claims` overrides some of theirs."""
+        body = {"signWith": mode, "claims": claims or {}}
+        requests.put(f"{self.issuer}/__test__/mode", json=body, timeout=5).raise_for_status()
 
 
 @contextmanager

@@ -144,6 +144,26 @@ def test_a_token_with_a_forged_signature_signs_no_one_in(client, sso):
     assert not signed_in_user(client).is_authenticated
 
 
+def test_the_tampering_switch_keeps_a_valid_token_valid(client, sso):
+    # The re-signing path itself, with nothing changed, still signs in: the refusals below are
+    # the portal's checks, not the switch breaking tokens.
+    sso.sign_with("published", {"email": "ada@example.com"})
+    assert sign_in(client, "ada-sub").status_code == 302
+    assert signed_in_user(client).username == "ada"
+
+
+def test_a_token_for_another_client_signs_no_one_in(client, sso):
+    sso.sign_with("published", {"aud": "another-client"})
+    refused(sign_in(client, "ada-sub"), "issued to another client")
+    assert not signed_in_user(client).is_authenticated
+
+
+def test_a_token_from_another_issuer_signs_no_one_in(client, sso):
+    sso.sign_with("published", {"iss": "https://evil.example.com"})
+    refused(sign_in(client, "ada-sub"), "from another issuer")
+    assert not signed_in_user(client).is_authenticated
+
+
 def test_a_forged_callback_signs_no_one_in(client, sso):
     start(client)
     refused(client.get("/accounts/sso/callback/?code=forged&state=forged"), "already used")

@@ -6,9 +6,11 @@
 // groupsInIdToken}. users maps a subject to {username, email, groups}. It listens on a free
 // loopback port and prints "READY <port>" once it serves. Test-only control endpoints:
 //   PUT /__test__/users   body: the users map (change someone's groups between sign-ins)
-//   PUT /__test__/mode    body: {"signWith": "published" | "unpublished-key" | "published-kid-wrong-key"}
+//   PUT /__test__/mode    body: {"signWith": "published" | "unpublished-key" | "published-kid-wrong-key",
+//                                "claims": {...}}
 // The mode makes the token endpoint hand out an ID token re-signed by a key the provider does
-// not publish, as an attacker holding the code would.
+// not publish, as an attacker holding the code would; "claims" overrides claims (an audience
+// or issuer meant for someone else), re-signed with the key named by signWith.
 import http from 'node:http';
 
 import * as jose from 'jose';
@@ -135,12 +137,14 @@ server.listen(0, '127.0.0.1', () => {
   });
   provider.use(async (ctx, next) => {
     await next();
-    if (ctx.path !== '/token' || mode.signWith === 'published' || !ctx.body?.id_token) return;
-    const claims = jose.decodeJwt(ctx.body.id_token);
-    const kid = mode.signWith === 'published-kid-wrong-key' ? 'published-1' : 'unpublished-1';
+    const tampered = mode.signWith !== 'published' || mode.claims;
+    if (ctx.path !== '/token' || !tampered || !ctx.body?.id_token) return;
+    const claims = { ...jose.decodeJwt(ctx.body.id_token), ...(mode.claims || {}) };
+    const kid = mode.signWith === 'unpublished-key' ? 'unpublished-1' : 'published-1';
+    const key = mode.signWith === 'published' ? published.privateKey : rogue.privateKey;
     ctx.body = {
       ...ctx.body,
-      id_token: await new jose.SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid }).sign(rogue.privateKey),
+      id_token: await new jose.SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid }).sign(key),
     };
   });
   process.stdout.write(`READY ${port}\n`);
