@@ -117,6 +117,11 @@ class FinishSignIn(OIDCAuthenticationCallbackView):
     def login_failure(self):
         if self.request.GET.get("error"):
             return None  # get() explains the provider's own refusal
+        user = getattr(self, "user", None)
+        if user is not None and not user.is_active:
+            return sign_in_failed(
+                self.request, "This account is deactivated in the portal: ask an administrator."
+            )
         return sign_in_failed(self.request, STATE_PROBLEM)
 
 

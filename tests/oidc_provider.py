@@ -44,8 +44,10 @@ class RunningProvider:
 
 @contextmanager
 def oidc_provider(
-    redirect_uris: list[str], logout_uris: tuple[str, ...] = ()
+    redirect_uris: list[str], logout_uris: tuple[str, ...] = (), *, groups_in_id_token: bool = False
 ) -> Iterator[RunningProvider]:
+    """groups_in_id_token: the groups claim in the ID token itself; otherwise (the spec's
+    default for scope claims) only from userinfo."""
     node = shutil.which("node")
     if not node:
         missing("node")
@@ -57,6 +59,7 @@ def oidc_provider(
         "redirectUris": redirect_uris,
         "postLogoutRedirectUris": list(logout_uris),
         "users": USERS,
+        "groupsInIdToken": groups_in_id_token,
     }
     proc = subprocess.Popen(
         [node, str(JS_DIR / "oidc_provider.mjs"), json.dumps(config)],

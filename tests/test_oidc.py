@@ -118,6 +118,26 @@ def test_removal_from_the_staff_group_takes_staff_away_at_next_sign_in(client, s
     assert "staff to viewer" in change.message
 
 
+def test_groups_in_the_id_token_are_read_from_it(client, sso, settings):
+    with oidc_provider([CALLBACK], groups_in_id_token=True) as provider:
+        settings.PORTAL_OIDC_ISSUER = provider.issuer
+        cache.clear()
+        callback = walk_provider(start(client), "otto-sub", CALLBACK)
+        # No userinfo endpoint to fall back on: the groups can only come from the ID token.
+        discovery = cache.get(f"oidc:discovery:{provider.issuer}")
+        cache.set(f"oidc:discovery:{provider.issuer}", {**discovery, "userinfo_endpoint": ""})
+        client.get(callback.removeprefix("http://testserver"))
+    assert signed_in_user(client).has_perm("dashboard.operate_stacks")
+
+
+def test_a_deactivated_person_is_not_signed_in(client, sso, django_user_model):
+    sign_in(client, "vera-sub")
+    client.post("/accounts/logout/")
+    django_user_model.objects.filter(username="vera").update(is_active=False)
+    refused(sign_in(client, "vera-sub"), "deactivated")
+    assert not signed_in_user(client).is_authenticated
+
+
 def test_a_person_is_their_sub_not_their_email(client, sso, django_user_model):
     # A local account with the same e-mail is not taken over.
     django_user_model.objects.create_user("local-ada", email="ada@example.com", password="x-pw-123")
