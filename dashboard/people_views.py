@@ -29,6 +29,7 @@ class Person:
     last_sign_in: datetime | None
     active: bool
     is_operator: bool
+    superuser: bool
 
 
 def _role_source(user, role: str) -> str:
@@ -58,6 +59,7 @@ def _person(user) -> Person:
         last_sign_in=user.last_login,
         active=user.is_active,
         is_operator=role.endswith("operator"),
+        superuser=user.is_superuser,
     )
 
 
