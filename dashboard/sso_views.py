@@ -94,6 +94,9 @@ class FinishSignIn(OIDCAuthenticationCallbackView):
             raise Http404("Single sign-on is not configured")
         error = request.GET.get("error")
         try:
+            # RFC 9207: a provider that names itself in the answer must be ours (mix-up attacks).
+            if "iss" in request.GET and request.GET["iss"] != oidc.discover().issuer:
+                return sign_in_failed(request, "This sign-in answer comes from another provider.")
             response = super().get(request)
         except oidc.SignInError as exc:
             return sign_in_failed(request, exc.message, exc.status)

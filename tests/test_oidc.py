@@ -190,6 +190,27 @@ def test_a_forged_callback_signs_no_one_in(client, sso):
     assert not signed_in_user(client).is_authenticated
 
 
+def test_an_answer_naming_another_provider_signs_no_one_in(client, sso):
+    callback = walk_provider(start(client), "ada-sub", CALLBACK)
+    query = parse_qs(urlsplit(callback).query)
+    assert query["iss"] == [sso.issuer]  # the provider names itself (RFC 9207)
+    forged = {"code": query["code"][0], "state": query["state"][0], "iss": "https://evil.test"}
+    refused(client.get("/accounts/sso/callback/", forged), "another provider")
+    assert not signed_in_user(client).is_authenticated
+
+
+def test_it_returns_to_the_page_asked_for(client, sso):
+    response = client.get("/accounts/sso/start/", {"next": "/modules/"})
+    callback = walk_provider(response["Location"], "vera-sub", CALLBACK)
+    assert client.get(callback.removeprefix("http://testserver"))["Location"] == "/modules/"
+
+
+def test_it_does_not_return_to_another_site(client, sso):
+    response = client.get("/accounts/sso/start/", {"next": "https://evil.test/"})
+    callback = walk_provider(response["Location"], "vera-sub", CALLBACK)
+    assert client.get(callback.removeprefix("http://testserver"))["Location"] == "/"
+
+
 def test_a_callback_without_a_started_sign_in_signs_no_one_in(client, sso):
     refused(client.get("/accounts/sso/callback/?code=forged&state=forged"), "already used")
 
