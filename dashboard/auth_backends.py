@@ -53,6 +53,10 @@ class SingleSignOnBackend(OIDCAuthenticationBackend):
         # get_user(), so discovery waits for a sign-in (authenticate).
         self.UserModel = get_user_model()
 
+    def get_user(self, user_id):
+        # The library's get_user skips is_active: a deactivated person would stay signed in.
+        return ModelBackend.get_user(self, user_id)
+
     def authenticate(self, request, **kwargs):
         if not oidc.enabled() or request is None:
             return None

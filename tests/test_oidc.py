@@ -132,8 +132,8 @@ def test_groups_in_the_id_token_are_read_from_it(client, sso, settings):
 
 def test_a_deactivated_person_is_not_signed_in(client, sso, django_user_model):
     sign_in(client, "vera-sub")
-    client.post("/accounts/logout/")
     django_user_model.objects.filter(username="vera").update(is_active=False)
+    assert not signed_in_user(client).is_authenticated  # their open session ends too
     refused(sign_in(client, "vera-sub"), "deactivated")
     assert not signed_in_user(client).is_authenticated
 
