@@ -151,11 +151,3 @@ def run_action(request: HttpRequest, stack_id: str, run_id: str, action: str) ->
         "stack": service.stack(stack_id).data,
         "action_url": reverse("dashboard:run_action", args=[stack_id, run_id, action]),
     })  # fmt: skip
-
-
-@login_required
-def audit_log(request: HttpRequest) -> HttpResponse:
-    if not request.user.is_staff:
-        raise PermissionDenied
-    entries = AuditEntry.objects.select_related("user")[:500]
-    return render(request, "dashboard/audit_log.html", {"entries": entries})

@@ -46,12 +46,18 @@ class SpaceliftConnection(models.Model):
 
 
 class AuditEntry(models.Model):
-    """One action a portal user took on Spacelift, successful or not."""
+    """One thing a portal user did: an action on Spacelift (successful or not), a change to
+    the Spacelift connection, a sign-in or a change of someone's role. Kept PORTAL_AUDIT_DAYS."""
 
     class Action(models.TextChoices):
         TRIGGER = "trigger", "Trigger run"
         CONFIRM = "confirm", "Confirm run"
         DISCARD = "discard", "Discard run"
+        CONNECTION_SAVE = "connection_save", "Save connection"
+        CONNECTION_TEST = "connection_test", "Test connection"
+        CONNECTION_REMOVE = "connection_remove", "Remove connection"
+        SIGN_IN = "sign_in", "Sign in"
+        ROLE_CHANGE = "role_change", "Role change"
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     user = models.ForeignKey(
@@ -60,13 +66,15 @@ class AuditEntry(models.Model):
     # Kept as text too, so the log still names who acted after the account is deleted.
     username = models.CharField(max_length=150)
     action = models.CharField(max_length=20, choices=Action.choices)
-    stack_id = models.CharField(max_length=128)
+    stack_id = models.CharField(max_length=128, blank=True)
     run_id = models.CharField(max_length=26, blank=True)
     # The run Spacelift reports for the action (the new run for a trigger).
     result_run_id = models.CharField(max_length=26, blank=True)
     result_state = models.CharField(max_length=40, blank=True)
     succeeded = models.BooleanField(default=False)
     message = models.CharField(max_length=500, blank=True)
+    # Which fields a connection change touched ("host, key ID"): names only, never values.
+    fields = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -76,6 +84,27 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.username} {self.action} {self.stack_id} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class SignInIdentity(models.Model):
+    """The single sign-on identity behind a portal user: the provider's `sub`, never the
+    e-mail, which people change and providers reuse. Groups are those seen at last sign-in."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sign_in_identity"
+    )
+    issuer = models.CharField(max_length=300)
+    subject = models.CharField(max_length=255)
+    groups = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "subject"], name="one_user_per_subject")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} at {self.issuer}"
 
 
 class StackStateChange(models.Model):

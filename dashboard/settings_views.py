@@ -14,7 +14,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from . import crypto
+from . import audit, crypto
 from .connections import (
     ConnectionProblem,
     current_connection,
@@ -75,6 +75,7 @@ def spacelift_connection(request: HttpRequest) -> HttpResponse:
             else:
                 checks = run_checks(connection)
                 checked = "saved"
+                audit.record_connection(request.user, "test", checks)
     elif env_managed and action in ("save", "test", "delete"):
         messages.error(request, "The connection is managed by environment variables.")
         return redirect("dashboard:admin_connection")
@@ -84,6 +85,7 @@ def spacelift_connection(request: HttpRequest) -> HttpResponse:
         elif row is not None:
             _forget(row, saved_secret)
             row.delete()
+            audit.record_connection(request.user, "remove")
             logger.info("Spacelift connection removed by %s", request.user.get_username())
             messages.success(request, "The Spacelift connection was removed.")
         return redirect("dashboard:admin_connection")
@@ -95,6 +97,7 @@ def spacelift_connection(request: HttpRequest) -> HttpResponse:
             if action == "test":
                 checks = run_checks(Connection(data["host"], data["key_id"], secret))
                 checked = "form"
+                audit.record_connection(request.user, "test", checks)
             else:
                 _save(request, row, saved_secret, data["host"], data["key_id"], secret)
                 messages.success(request, "Saved. Every dashboard now reads with this connection.")
@@ -133,6 +136,7 @@ def _forget(row: SpaceliftConnection, saved_secret: str | None) -> None:
 
 @transaction.atomic
 def _save(request, row, saved_secret, host: str, key_id: str, secret: str) -> None:
+    audit.record_connection(request.user, "save", fields=audit.changed(row, host, key_id, secret))
     if row is not None:
         _forget(row, saved_secret)
     else:

@@ -1,6 +1,15 @@
 from django.urls import path
 
-from . import action_views, export_views, module_views, run_views, settings_views, views
+from . import (
+    action_views,
+    audit_views,
+    export_views,
+    module_views,
+    people_views,
+    run_views,
+    settings_views,
+    views,
+)
 
 app_name = "dashboard"
 
@@ -20,7 +29,14 @@ urlpatterns = [
         action_views.run_action,
         name="run_action",
     ),
-    path("administration/audit/", action_views.audit_log, name="audit_log"),
+    path("administration/audit/", audit_views.audit_log, name="audit_log"),
+    path("administration/audit/export.csv", audit_views.audit_csv, name="audit_csv"),
+    path("administration/people/", people_views.people, name="people"),
+    path(
+        "administration/people/<int:user_id>/operator/",
+        people_views.set_operator,
+        name="people_operator",
+    ),
     path("status.json", export_views.status_json, name="status_json"),
     path("stacks/<str:stack_id>/badge.svg", export_views.stack_badge, name="badge"),
     path("metrics", export_views.metrics, name="metrics"),

@@ -72,7 +72,8 @@ MIDDLEWARE = [
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, refusing passwords when PORTAL_LOCAL_LOGIN is false.
+    "dashboard.auth_backends.LocalPasswordBackend",
 ]
 # Five failed logins for one user name from one address lock that pair out for 15 minutes.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
@@ -181,6 +182,29 @@ PORTAL_METRICS_TOKEN = env("PORTAL_METRICS_TOKEN", default="")
 PORTAL_CACHE = env.bool("PORTAL_CACHE", default=True)
 # Fernet key(s) for the stored API key secret, newest first; derived from SECRET_KEY if unset.
 PORTAL_ENCRYPTION_KEY = env("PORTAL_ENCRYPTION_KEY", default="")
+
+# Single sign-on (OpenID Connect), on when PORTAL_OIDC_ISSUER is set; README "Single sign-on".
+# Endpoints come from the issuer's discovery document; dashboard/oidc.py reads these.
+PORTAL_OIDC_ISSUER = env("PORTAL_OIDC_ISSUER", default="")
+PORTAL_OIDC_CLIENT_ID = env("PORTAL_OIDC_CLIENT_ID", default="")
+PORTAL_OIDC_CLIENT_SECRET = env("PORTAL_OIDC_CLIENT_SECRET", default="")
+PORTAL_OIDC_STAFF_GROUPS = env.list("PORTAL_OIDC_STAFF_GROUPS", default=[])
+PORTAL_OIDC_OPERATOR_GROUPS = env.list("PORTAL_OIDC_OPERATOR_GROUPS", default=[])
+PORTAL_OIDC_GROUPS_CLAIM = env("PORTAL_OIDC_GROUPS_CLAIM", default="groups")
+PORTAL_OIDC_PROVIDER_NAME = env("PORTAL_OIDC_PROVIDER_NAME", default="single sign-on")
+# Okta and Keycloak send groups only when a scope asks for them ("groups"); add it here.
+PORTAL_OIDC_SCOPES = env("PORTAL_OIDC_SCOPES", default="openid email profile")
+# Password sign-in, for a break-glass administrator; false leaves single sign-on alone.
+PORTAL_LOCAL_LOGIN = env.bool("PORTAL_LOCAL_LOGIN", default=True)
+if PORTAL_OIDC_ISSUER:
+    from dashboard.oidc import check_configuration, csp_allowing_provider
+
+    check_configuration(PORTAL_OIDC_ISSUER, PORTAL_OIDC_CLIENT_ID, PORTAL_OIDC_CLIENT_SECRET)
+    CONTENT_SECURITY_POLICY = csp_allowing_provider(CONTENT_SECURITY_POLICY, PORTAL_OIDC_ISSUER)
+# Always listed: it signs no one in while PORTAL_OIDC_ISSUER is empty.
+AUTHENTICATION_BACKENDS.append("dashboard.auth_backends.SingleSignOnBackend")
+# The audit log keeps this many days; older entries go on every write (and `prune_audit`).
+PORTAL_AUDIT_DAYS = env.int("PORTAL_AUDIT_DAYS", default=365)
 
 LOGGING = {
     "version": 1,

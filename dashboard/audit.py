@@ -1,0 +1,92 @@
+"""Writing the audit trail: one `record()` for every kind of entry, pruning as it writes.
+
+Entries older than PORTAL_AUDIT_DAYS are deleted on every write (an indexed range delete, so
+cheap); `manage.py prune_audit` does the same for a portal that has gone quiet.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from .models import AuditEntry
+
+
+def cutoff():
+    return timezone.now() - timedelta(days=settings.PORTAL_AUDIT_DAYS)
+
+
+def prune() -> int:
+    deleted, _ = AuditEntry.objects.filter(created_at__lt=cutoff()).delete()
+    return deleted
+
+
+def record(
+    user,
+    action: str,
+    *,
+    stack_id: str = "",
+    fields: list[str] | tuple[str, ...] = (),
+    message: str = "",
+    succeeded: bool = True,
+) -> AuditEntry:
+    """Write one entry. `fields` are field NAMES a change touched; never pass a value."""
+    entry = AuditEntry.objects.create(
+        user=user if user is not None and user.is_authenticated else None,
+        username=user.get_username() if user is not None else "",
+        action=action,
+        stack_id=stack_id,
+        fields=", ".join(fields)[:200],
+        message=message[:500],
+        succeeded=succeeded,
+    )
+    prune()
+    return entry
+
+
+def record_sign_in(user, how: str) -> None:
+    record(user, AuditEntry.Action.SIGN_IN, message=f"Signed in with {how}")
+
+
+_CONNECTION_KINDS = {
+    "save": AuditEntry.Action.CONNECTION_SAVE,
+    "test": AuditEntry.Action.CONNECTION_TEST,
+    "remove": AuditEntry.Action.CONNECTION_REMOVE,
+}
+
+
+def changed(row, host: str, key_id: str, secret: str) -> list[str]:
+    """Names of the connection fields a save changes; the secret is compared, never kept."""
+    if row is None:
+        return ["host", "API key ID", "API key secret"]
+    names = []
+    if row.base_url != host:
+        names.append("host")
+    if row.key_id != key_id:
+        names.append("API key ID")
+    if not row.has_secret or _secret_differs(row, secret):
+        names.append("API key secret")
+    return names
+
+
+def _secret_differs(row, secret: str) -> bool:
+    from .crypto import UndecryptableSecret
+
+    try:
+        return row.secret() != secret
+    except UndecryptableSecret:
+        return True
+
+
+def record_connection(user, kind: str, checks=None, fields=()) -> None:
+    """A save, test or removal of the Spacelift connection; a test records whether it passed."""
+    failed = [check.name for check in checks or () if not check.passed]
+    record(
+        user,
+        _CONNECTION_KINDS[kind],
+        fields=fields,
+        succeeded=not failed,
+        message=f"Failed checks: {', '.join(failed)}" if failed else "",
+    )

@@ -1,0 +1,96 @@
+"""/administration/people/: who can use the portal, how they sign in and why they have
+their role. Staff may make local users operators here (single sign-on users take their roles
+from the provider's groups at every sign-in, so the page does not offer it for them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from . import audit, roles
+from .models import AuditEntry
+from .settings_views import staff_required
+
+
+@dataclass(frozen=True)
+class Person:
+    user_id: int
+    username: str
+    name: str
+    single_sign_on: bool
+    role: str
+    role_source: str
+    last_sign_in: datetime | None
+    active: bool
+    is_operator: bool
+    superuser: bool
+
+
+def _role_source(user, role: str) -> str:
+    identity = getattr(user, "sign_in_identity", None)
+    if identity is not None:
+        groups = ", ".join(identity.groups) or "none"
+        return f"The provider's groups at last sign-in: {groups}"
+    parts = []
+    if user.is_superuser:
+        parts.append("superuser")
+    elif user.is_staff:
+        parts.append("staff flag")
+    if role.endswith("operator") and not user.is_superuser:
+        parts.append(f"the {roles.OPERATORS_GROUP} group")
+    return ("Set in the portal: " + ", ".join(parts)) if parts else "No role given"
+
+
+def _person(user) -> Person:
+    role = roles.role_of(user)
+    return Person(
+        user_id=user.pk,
+        username=user.get_username(),
+        name=user.get_full_name(),
+        single_sign_on=hasattr(user, "sign_in_identity"),
+        role=role,
+        role_source=_role_source(user, role),
+        last_sign_in=user.last_login,
+        active=user.is_active,
+        is_operator=role.endswith("operator"),
+        superuser=user.is_superuser,
+    )
+
+
+@staff_required
+@require_GET
+def people(request: HttpRequest) -> HttpResponse:
+    users = get_user_model().objects.select_related("sign_in_identity").order_by("username")
+    return render(request, "dashboard/people.html", {"people": [_person(u) for u in users]})
+
+
+@staff_required
+@require_POST
+def set_operator(request: HttpRequest, user_id: int) -> HttpResponse:
+    user = get_object_or_404(get_user_model(), pk=user_id)
+    if hasattr(user, "sign_in_identity"):
+        messages.error(
+            request,
+            f"{user.get_username()} signs in with single sign-on: their role comes from the "
+            "provider's groups at each sign-in. Change their groups there.",
+        )
+        return redirect("dashboard:people")
+    make_operator = request.POST.get("operator") == "yes"
+    before = roles.role_of(user)
+    roles.set_operator(user, make_operator)
+    after = roles.role_of(user)
+    if after != before:
+        audit.record(
+            request.user,
+            AuditEntry.Action.ROLE_CHANGE,
+            message=f"{user.get_username()}: {before} to {after}, on the people page",
+        )
+    verb = "is now an operator" if make_operator else "is no longer an operator"
+    messages.success(request, f"{user.get_username()} {verb}.")
+    return redirect("dashboard:people")
