@@ -116,8 +116,49 @@ def test_metrics_need_login_or_the_token(client, connected, settings):
     settings.PORTAL_METRICS_TOKEN = "scrape-me-123"
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
     response = client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-me-123")
-    text = response.content.decode()
-    assert "spacelift_portal_up 1" in text
-    total = sum(int(n) for n in re.findall(r'spacelift_portal_stacks\{health="\w+"\} (\d+)', text))
-    assert total == 48
-    assert text.count("spacelift_stack_state{") == 48
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+
+
+def _parse_metrics(text: str) -> dict[str, list]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {family.name: family.samples for family in text_string_to_metric_families(text)}
+
+
+def test_metrics_parse_as_prometheus_text_with_a_sample_per_stack(viewer_client, connected):
+    awkward = 'ops "blue" \\ prod\nline two'
+    target = connected.world.stacks[0]
+    original = target.name
+    target.name = awkward
+    try:
+        text = viewer_client.get("/metrics").content.decode()
+    finally:
+        target.name = original
+    assert text.endswith("\n") and text.count("\n") > 48
+    families = _parse_metrics(text)
+    assert [s.value for s in families["spacelift_portal_up"]] == [1]
+    by_health = families["spacelift_portal_stacks"]
+    assert sum(s.value for s in by_health) == 48
+    states = families["spacelift_stack_state"]
+    assert len(states) == 48
+    assert {s.labels["stack"] for s in states} == {s.id for s in connected.world.stacks}
+    named = next(s for s in states if s.labels["stack"] == target.id)
+    assert named.labels["name"] == awkward
+    assert named.labels["state"] == target.state
+
+
+def test_metrics_without_a_connection_say_the_portal_is_down(viewer_client, settings):
+    settings.SPACELIFT_API_KEY_ENDPOINT = ""
+    settings.SPACELIFT_API_KEY_ID = ""
+    settings.SPACELIFT_API_KEY_SECRET = ""
+    families = _parse_metrics(viewer_client.get("/metrics").content.decode())
+    assert [s.value for s in families["spacelift_portal_up"]] == [0]
+    assert "spacelift_stack_state" not in families
+
+
+def test_metrics_cost_spacelift_no_query_of_their_own(viewer_client, connected):
+    viewer_client.get("/")
+    before = connected.stats()
+    viewer_client.get("/metrics")
+    assert connected.stats() == before
