@@ -66,6 +66,11 @@ class SinceLastLook:
     changes: list[StackStateChange]
     total: int
 
+    def only(self, stack_ids: set[str]) -> SinceLastLook:
+        """The same look, limited to the stacks a filtered overview shows."""
+        changes = [change for change in self.changes if change.stack_id in stack_ids]
+        return SinceLastLook(self.seen_at, changes, len(changes))
+
 
 def since_last_look(user, fingerprint: str, *, limit: int = 30) -> SinceLastLook:
     """The changes since this user last opened the overview; then remember this visit."""

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from dashboard.models import StackStateChange
-from dashboard.overview import attention_queue
+from dashboard.overview import ATTENTION_ORDER, PLAN_GRACE, attention_queue
 from dashboard.spacelift.types import Stack
 
 pytestmark = pytest.mark.django_db
@@ -30,21 +30,72 @@ def test_the_attention_queue_lists_exactly_what_waits_for_a_human():
         stack("drift", "FINISHED", isDrifted=True),
         stack("held", "FINISHED", lockedBy="alice", lockedAt=datetime.now(tz=UTC).timestamp()),
         stack("busy", "APPLYING"),
+        stack("planning-for-hours", "PLANNING", ago_minutes=300),
+        stack("fresh-plan", "UNCONFIRMED", ago_minutes=1),
+        stack("older-failure", "FAILED", ago_minutes=90),
     ]
     items = attention_queue(stacks, stuck_after=timedelta(minutes=15))
     assert {(i.stack.id, i.kind) for i in items} == {
         ("plan", "unconfirmed"), ("broken", "failed"), ("ready-old", "stuck"),
-        ("drift", "drifted"), ("held", "locked"),
+        ("drift", "drifted"), ("held", "locked"), ("planning-for-hours", "stuck"),
+        ("older-failure", "failed"),
     }  # fmt: skip
-    assert [i.stack.id for i in items][:3] == ["broken", "ready-old", "plan"]  # longest first
+    # Most urgent kind first, then the longest waiting within a kind.
+    assert [i.stack.id for i in items] == [
+        "older-failure", "broken", "plan", "drift", "held", "planning-for-hours", "ready-old",
+    ]  # fmt: skip
+    reasons = {i.stack.id: i.reason for i in items}
+    assert reasons["planning-for-hours"] == "Stuck in Planning"
+    assert reasons["ready-old"] == "Waiting for a worker"
+
+
+def test_a_new_plan_joins_the_queue_after_the_grace_period():
+    plan = stack("plan", "UNCONFIRMED", ago_minutes=0)
+    now = datetime.now(tz=UTC)
+    assert attention_queue([plan], stuck_after=timedelta(minutes=15), now=now) == []
+    later = now + PLAN_GRACE
+    assert [i.kind for i in attention_queue([plan], stuck_after=timedelta(0), now=later)] == [
+        "unconfirmed"
+    ]
+
+
+def test_a_search_that_matches_nothing_leaves_no_stack_on_the_page(viewer_client, connected):
+    connected.rebuild_world(48, seed=7)
+    viewer_client.get("/")  # a first look, so "since you last looked" could list changes
+    connected.step()
+    html = viewer_client.get("/", {"q": "no-stack-is-called-this"}).content.decode()
+    for s in connected.world.stacks:
+        assert f"/stacks/{s.id}/" not in html
+        assert f">{s.name}<" not in html
+    assert 'class="attention"' not in html
+    tiles = re.findall(r'<span class="n">(\d+)</span>', html)
+    assert tiles and all(n == "0" for n in tiles)
+    assert "No stack matches these filters." in html
+
+
+def test_the_queue_and_the_counts_follow_a_filter(viewer_client, connected):
+    failed = [s for s in connected.world.stacks if s.state == "FAILED"]
+    target = failed[0]
+    html = viewer_client.get("/", {"q": target.id}).content.decode()
+    queue = re.search(r'<section class="attention".*?</section>', html, re.S).group(0)
+    linked = set(re.findall(r'href="/stacks/([^/]+)/"', queue))
+    assert linked == {target.id}
+    assert "matching the filters" in queue
+    tiles = dict(
+        (label.strip(), int(n))
+        for n, label in re.findall(r'<span class="n">(\d+)</span>([^<]+)</a>', html)
+    )
+    assert tiles["Failing"] == 1 and sum(tiles.values()) == 1
 
 
 def test_the_overview_shows_the_queue_for_the_simulator(viewer_client, connected):
     html = viewer_client.get("/").content.decode()
     queue = re.search(r'<section class="attention".*?</section>', html, re.S).group(0)
-    unconfirmed = [s for s in connected.world.stacks if s.state == "UNCONFIRMED"]
-    for s in unconfirmed[:3]:
-        assert f'href="/stacks/{s.id}/"' in queue
+    linked = re.findall(r'href="/stacks/([^/]+)/"', queue)
+    failed = {s.id for s in connected.world.stacks if s.state == "FAILED"}
+    assert failed and set(linked[: len(failed)]) == failed  # failures first
+    kinds = re.findall(r'class="attention-item attention-(\w+)"', queue)
+    assert kinds[0] == "failed" and kinds == sorted(kinds, key=ATTENTION_ORDER.index)
 
 
 def test_state_changes_are_recorded_and_shown_since_the_last_look(viewer_client, connected):
