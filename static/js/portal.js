@@ -113,7 +113,7 @@ function syncProblem() {
   if (!banner) return;
   const mark = document.querySelector("[data-problem]");
   document.querySelectorAll("[data-poll]").forEach((region) => {
-    region.classList.toggle("region-stale", !!region.querySelector(":scope > [data-problem]"));
+    region.classList.toggle("region-stale", !!region.querySelector("[data-problem]"));
   });
   if (!mark) {
     banner.hidden = true;
@@ -126,10 +126,12 @@ function syncProblem() {
   banner.hidden = false;
 }
 
+// htmx settles attributes after a swap, which would undo a class set on the new region.
+document.addEventListener("htmx:afterSettle", syncProblem);
+
 // After a poll replaced the table, keep the selection and the title.
 document.addEventListener("htmx:afterSwap", () => {
   syncTitle();
-  syncProblem();
   if (selectedStack) select(stackRows().find((r) => r.dataset.stack === selectedStack), false);
 });
 document.addEventListener("DOMContentLoaded", () => {
