@@ -213,3 +213,15 @@ def test_metrics_cost_spacelift_no_query_of_their_own(viewer_client, connected):
     before = connected.stats()
     viewer_client.get("/metrics")
     assert connected.stats() == before
+
+
+def test_the_strip_shows_time_before_anyone_watched_as_unknown():
+    from dashboard import history
+
+    fresh = stack("fresh", "FAILED", ago_minutes=90)  # Spacelift: failed since 90 min ago
+    long_ago = stack("steady", "FINISHED", ago_minutes=3 * 24 * 60)
+    strips = history.strips("no-history-yet", [fresh, long_ago])
+    assert [(s.health, s.hours) for s in strips["steady"]] == [("healthy", 24)]
+    fresh_strip = strips["fresh"]
+    # Hours end at now, now - 1 h, ...: the last two fall after stateSetAt, 22 before it.
+    assert [(s.health, s.hours) for s in fresh_strip] == [("unwatched", 22), ("failing", 2)]
