@@ -23,6 +23,7 @@ from django.views.decorators.vary import vary_on_headers
 from . import history
 from .connections import ConnectionProblem, current_connection
 from .overview import ATTENTION_LIMIT, StackQuery, attention_queue, build_page, index_for
+from .run_actors import portal_actors
 from .spacelift.service import Snapshot, SpaceliftService
 
 # Spacelift stack IDs are slugs; run IDs are ULIDs. Anything else never reaches Spacelift.
@@ -206,6 +207,7 @@ def stack_detail(request: HttpRequest, service: SpaceliftService, stack_id: str)
         "environment_snapshot": environment,
         "environment": environment.data,
         "environment_poll_seconds": _poll_seconds(environment),
+        "portal_actors": portal_actors(run.id for run in runs.data or ()),
     }
     partial = region if region in versions else None
     template = f"dashboard/stack.html#{partial}" if partial else "dashboard/stack.html"
