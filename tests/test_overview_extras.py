@@ -225,3 +225,16 @@ def test_the_strip_shows_time_before_anyone_watched_as_unknown():
     fresh_strip = strips["fresh"]
     # Hours end at now, now - 1 h, ...: the last two fall after stateSetAt, 22 before it.
     assert [(s.health, s.hours) for s in fresh_strip] == [("unwatched", 22), ("failing", 2)]
+
+
+def test_relative_times_carry_the_exact_time_with_its_zone(viewer_client, connected):
+    html = viewer_client.get("/").content.decode()
+    times = re.findall(r'<time datetime="([^"]+)" title="([^"]+)">', html)
+    assert len(times) >= 48
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", title) for _, title in times)
+
+
+def test_the_row_link_to_spacelift_does_not_repeat_its_words(viewer_client, connected):
+    html = viewer_client.get("/?per_page=250").content.decode()
+    assert html.count("Spacelift ↗") <= 1  # the page's one "Open Spacelift ↗"
+    assert html.count('class="visually-hidden">Open ') == 48

@@ -112,3 +112,21 @@ def test_the_filters_fold_away_on_a_phone(staff_page, connected):
     assert not staff_page.get_by_label("Search").is_visible()
     staff_page.get_by_text("Filters and search").click()
     assert staff_page.get_by_label("Search").is_visible()
+
+
+def test_stack_names_stay_on_one_line_at_1440_px(staff_page, connected):
+    staff_page.set_viewport_size({"width": 1440, "height": 900})
+    staff_page.goto("/?per_page=250")
+    heights = staff_page.eval_on_selector_all(
+        "td.name a",
+        "links => links.map(a => a.getClientRects().length)",
+    )
+    assert heights and max(heights) == 1  # one line box per name: it did not wrap
+
+
+def test_shortcuts_are_discoverable_without_knowing_the_key(staff_page, connected):
+    staff_page.goto("/")
+    staff_page.get_by_role("button", name="Shortcuts").click()
+    dialog = staff_page.get_by_role("dialog", name="Keyboard shortcuts")
+    assert dialog.is_visible()
+    assert "Clear the selection" in dialog.text_content()
