@@ -112,6 +112,7 @@ def trigger_run(request: HttpRequest, stack_id: str) -> HttpResponse:
         "button": "Trigger run",
         "stack_id": stack_id,
         "stack": stack.data,
+        "key_id": service.connection.key_id,
         "action_url": reverse("dashboard:trigger", args=[stack_id]),
     })  # fmt: skip
 
@@ -149,5 +150,6 @@ def run_action(request: HttpRequest, stack_id: str, run_id: str, action: str) ->
         "stack_id": stack_id,
         "run_id": run_id,
         "stack": service.stack(stack_id).data,
+        "key_id": service.connection.key_id,
         "action_url": reverse("dashboard:run_action", args=[stack_id, run_id, action]),
     })  # fmt: skip

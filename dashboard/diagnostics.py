@@ -8,9 +8,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
+
 from .spacelift import errors
 from .spacelift.client import SpaceliftClient
-from .spacelift.connection import Connection
+from .spacelift.connection import (
+    Connection,
+    InvalidEndpoint,
+    is_loopback_url,
+    normalize_endpoint,
+)
+
+HOST_CHECK = "Host answers with Spacelift's GraphQL API"
 
 
 @dataclass(frozen=True)
@@ -43,6 +53,32 @@ def _host_fix(exc: errors.SpaceliftError) -> str:
     return exc.hint
 
 
+def _named_simulator(base_url: str) -> bool:
+    """Whether the administrator named `base_url` as the local simulator (PORTAL_SIMULATOR_URL)."""
+    try:
+        return bool(settings.PORTAL_SIMULATOR_URL) and (
+            normalize_endpoint(settings.PORTAL_SIMULATOR_URL) == base_url
+        )
+    except InvalidEndpoint:
+        return False
+
+
+def _host_failure(connection: Connection, exc: errors.SpaceliftError) -> Check:
+    # On this machine's own ports, "refused", "timed out" and "answered HTML" would map what
+    # listens where for anyone with staff rights; only the named simulator is diagnosed.
+    if is_loopback_url(connection.base_url) and not _named_simulator(connection.base_url):
+        return Check(
+            HOST_CHECK,
+            False,
+            "No Spacelift GraphQL API answered at this local address.",
+            "Local addresses are only for a Spacelift simulator: give your account's "
+            "https:// address, or name the simulator in PORTAL_SIMULATOR_URL to see why it "
+            "does not answer.",
+        )
+    return Check(HOST_CHECK, False, exc.message, _host_fix(exc))
+
+
+@sensitive_variables("connection", "client")
 def run_checks(connection: Connection, *, timeout: float = 10.0) -> list[Check]:
     # Its own throwaway cache: a test neither reuses nor replaces the portal's shared token.
     client = SpaceliftClient(
@@ -55,13 +91,11 @@ def run_checks(connection: Connection, *, timeout: float = 10.0) -> list[Check]:
     try:
         client.probe()
     except errors.SpaceliftError as exc:
-        checks.append(
-            Check("Host answers with Spacelift's GraphQL API", False, exc.message, _host_fix(exc))
-        )
+        checks.append(_host_failure(connection, exc))
         return checks
     checks.append(
         Check(
-            "Host answers with Spacelift's GraphQL API",
+            HOST_CHECK,
             True,
             f"{connection.graphql_url} answers GraphQL.",
         )

@@ -12,6 +12,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
+from . import metrics as prometheus
 from .connections import current_service
 from .overview import StackQuery, build_page
 from .spacelift.types import Health
@@ -116,50 +117,13 @@ def _metrics_token_ok(request: HttpRequest) -> bool:
     return bool(token) and hmac.compare_digest(header, f"Bearer {token}")
 
 
-def _label(value: str) -> str:
-    return value.replace("\\\\", "\\\\\\\\").replace('"', '\\\\"').replace("\\n", "\\\\n")
-
-
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
     """Prometheus metrics of stack states. Log in, or send PORTAL_METRICS_TOKEN as a bearer."""
     if not (request.user.is_authenticated or _metrics_token_ok(request)):
         return HttpResponse(
-            "Log in, or send the metrics token.\\n", status=401, content_type="text/plain"
+            "Log in, or send the metrics token.\n", status=401, content_type="text/plain"
         )
     service = current_service()
-    lines = [
-        "# HELP spacelift_portal_up 1 when the portal has current data from Spacelift.",
-        "# TYPE spacelift_portal_up gauge",
-    ]
-    if service is None:
-        lines.append("spacelift_portal_up 0")
-        return HttpResponse("\\n".join(lines) + "\\n", content_type="text/plain; version=0.0.4")
-    snapshot = service.stacks()
-    lines.append(f"spacelift_portal_up {0 if snapshot.problem else 1}")
-    if snapshot.fetched_at:
-        age = (datetime.now(tz=UTC) - snapshot.fetched_at).total_seconds()
-        lines += [
-            "# HELP spacelift_portal_data_age_seconds Seconds since Spacelift was last read.",
-            "# TYPE spacelift_portal_data_age_seconds gauge",
-            f"spacelift_portal_data_age_seconds {age:.1f}",
-        ]
-    if snapshot.data is not None:
-        counts = {h: 0 for h in Health}
-        for stack in snapshot.data:
-            counts[stack.health] += 1
-        lines += [
-            "# HELP spacelift_portal_stacks Stacks by health.",
-            "# TYPE spacelift_portal_stacks gauge",
-        ]
-        lines += [f'spacelift_portal_stacks{{health="{h.value}"}} {n}' for h, n in counts.items()]
-        lines += [
-            "# HELP spacelift_stack_state 1 for each stack's current state.",
-            "# TYPE spacelift_stack_state gauge",
-        ]
-        lines += [
-            f'spacelift_stack_state{{stack="{_label(s.id)}",space="{_label(s.space_name)}",'
-            f'state="{_label(s.state_raw)}",health="{s.health.value}"}} 1'
-            for s in snapshot.data
-        ]
-    return HttpResponse("\\n".join(lines) + "\\n", content_type="text/plain; version=0.0.4")
+    body = prometheus.render(service.stacks() if service else None)
+    return HttpResponse(body, content_type=prometheus.CONTENT_TYPE)

@@ -66,6 +66,11 @@ class SinceLastLook:
     changes: list[StackStateChange]
     total: int
 
+    def only(self, stack_ids: set[str]) -> SinceLastLook:
+        """The same look, limited to the stacks a filtered overview shows."""
+        changes = [change for change in self.changes if change.stack_id in stack_ids]
+        return SinceLastLook(self.seen_at, changes, len(changes))
+
 
 def since_last_look(user, fingerprint: str, *, limit: int = 30) -> SinceLastLook:
     """The changes since this user last opened the overview; then remember this visit."""
@@ -106,24 +111,39 @@ def strips(fingerprint: str, stacks: list[Stack]) -> dict[str, list[Segment]]:
         hours = []
         for hour in range(STRIP_HOURS):
             end = start + timedelta(hours=hour + 1)
-            hours.append(_state_at(end, seen, stack.state_raw))
+            hours.append(_state_at(end, seen, stack.state_raw, stack.state_set_at))
         result[stack.id] = _segments(hours)
     return result
 
 
-def _state_at(moment: datetime, changes: list[StackStateChange], current: str) -> str:
+# An hour nobody saw: before the portal watched, and before Spacelift's own stateSetAt.
+NOT_WATCHED = ""
+
+
+def _state_at(
+    moment: datetime,
+    changes: list[StackStateChange],
+    current: str,
+    current_since: datetime | None,
+) -> str:
+    """The state at `moment`, from what the portal observed or from Spacelift's stateSetAt;
+    NOT_WATCHED when neither tells (the state before a first observed change is not known
+    to have lasted: it may have begun a minute before the portal looked)."""
     before = [c for c in changes if c.observed_at <= moment]
     if before:
         return before[-1].to_state
-    if changes:
-        return changes[0].from_state or "UNKNOWN"
-    return current
+    if current_since is not None and current_since <= moment:
+        return current
+    return NOT_WATCHED
 
 
 def _segments(hours: list[str]) -> list[Segment]:
     segments: list[Segment] = []
     for state in hours:
-        health = STACK_HEALTH.get(StackState.parse(state), Health.UNKNOWN).value
+        if state == NOT_WATCHED:
+            health = "unwatched"
+        else:
+            health = STACK_HEALTH.get(StackState.parse(state), Health.UNKNOWN).value
         if segments and segments[-1].state == state:
             last = segments[-1]
             segments[-1] = Segment(last.health, last.state, last.hours + 1)

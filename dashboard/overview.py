@@ -7,7 +7,7 @@ one query per interval. Every choice lives in the query string, so a view can be
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
@@ -20,15 +20,15 @@ DEFAULT_PAGE_SIZE = 100
 SORTS = {
     "name": lambda s: (s.name.lower(), s.id),
     "state": lambda s: (s.state_raw, s.name.lower()),
-    # Problems first: what needs a human, then what is failing, and healthy stacks last.
+    # Problems first: what is failing, then what needs a human, and healthy stacks last.
     "health": lambda s: (SEVERITY.index(s.health), s.name.lower()),
     "space": lambda s: (s.space_name.lower(), s.name.lower()),
     # Longest in its state first when ascending, so "what has been stuck" reads top-down.
     "since": lambda s: (s.state_set_at or datetime.min.replace(tzinfo=UTC), s.name.lower()),
 }
 SEVERITY = [
-    Health.NEEDS_ATTENTION,
     Health.FAILING,
+    Health.NEEDS_ATTENTION,
     Health.UNKNOWN,
     Health.WAITING,
     Health.IN_PROGRESS,
@@ -162,6 +162,8 @@ class StackPage:
     labels: list[str]
     states: list[str]
     sort_links: dict[str, SortLink] = field(default_factory=dict)
+    # Every stack the query matches, across pages: what the queue and counts describe.
+    matching: list[Stack] = field(default_factory=list)
     # With a grouping: how many matching stacks each group has, in order.
     group_counts: dict[str, int] = field(default_factory=dict)
     label_prefixes: list[str] = field(default_factory=list)
@@ -273,10 +275,16 @@ def build_page(stacks: list[Stack], query: StackQuery, version: str = "") -> Sta
         )
         for key, label in SORT_LABELS.items()
     }
-    counts = index.health_counts
+    # The tiles follow every filter but health itself (one tile per health, as facets do).
+    if query.filtered:
+        others = replace(query, health="")
+        counts = Counter(s.health for s in index.stacks if others.matches(s))
+    else:
+        counts = index.health_counts
     return StackPage(
         query=query,
         stacks=matched[start : start + query.per_page],
+        matching=matched,
         total=len(stacks),
         matched=len(matched),
         page=page,
@@ -302,32 +310,54 @@ class AttentionItem:
 
 # How many queue items the overview shows before "and N more".
 ATTENTION_LIMIT = 12
+# Most urgent first: a failed tracked run is broken now; a plan blocks its stack until someone
+# decides; drift and locks can wait a little; a stuck worker is usually an operator's problem.
+ATTENTION_ORDER = ("failed", "unconfirmed", "drifted", "locked", "stuck")
+# A plan that just arrived is usually being looked at: it joins the queue after this long, so
+# the list does not reorder on every poll while people are confirming.
+PLAN_GRACE = timedelta(minutes=2)
+# States where a stack waits for a worker rather than for its run to progress.
+WAITING_FOR_WORKER = frozenset({StackState.READY, StackState.REPLAN_REQUESTED})
 
 
-def attention_queue(stacks: list[Stack], *, stuck_after: timedelta) -> list[AttentionItem]:
-    """What waits for a human, longest-waiting first: unconfirmed plans, failed tracked runs,
-    stacks waiting for a worker too long (READY), drifted stacks, locked stacks."""
-    now = datetime.now(tz=UTC)
+def attention_queue(
+    stacks: list[Stack], *, stuck_after: timedelta, now: datetime | None = None
+) -> list[AttentionItem]:
+    """What waits for a human, most urgent kind first and, within a kind, longest waiting
+    first: failed tracked runs, plans waiting for confirmation (after PLAN_GRACE), drift,
+    locks, and stacks stuck in a waiting or in-progress state longer than `stuck_after`."""
+    now = now or datetime.now(tz=UTC)
     items = []
     for stack in stacks:
-        if stack.state is StackState.UNCONFIRMED:
-            items.append(
-                AttentionItem(
-                    stack, "Plan waits for confirmation", "unconfirmed", stack.state_set_at
-                )
-            )
-        elif stack.state is StackState.FAILED:
-            items.append(AttentionItem(stack, "Tracked run failed", "failed", stack.state_set_at))
+        set_at = stack.state_set_at
+        waited = now - set_at if set_at else None
+        if stack.state is StackState.FAILED:
+            items.append(AttentionItem(stack, "Tracked run failed", "failed", set_at))
+        elif stack.state is StackState.UNCONFIRMED and (waited is None or waited >= PLAN_GRACE):
+            items.append(AttentionItem(stack, "Plan waits for confirmation", "unconfirmed", set_at))
         elif (
-            stack.state is StackState.READY
-            and stack.state_set_at
-            and now - stack.state_set_at > stuck_after
+            stack.health in (Health.IN_PROGRESS, Health.WAITING)
+            and waited
+            and (waited > stuck_after)
         ):
-            items.append(AttentionItem(stack, "Waiting for a worker", "stuck", stack.state_set_at))
+            reason = (
+                "Waiting for a worker"
+                if stack.state in WAITING_FOR_WORKER
+                else f"Stuck in {stack.state_label}"
+            )
+            items.append(AttentionItem(stack, reason, "stuck", set_at))
         if stack.is_drifted:
             items.append(AttentionItem(stack, "Drift detected", "drifted", None))
         if stack.locked_by:
             items.append(
                 AttentionItem(stack, f"Locked by {stack.locked_by}", "locked", stack.locked_at)
             )
-    return sorted(items, key=lambda i: (i.since is None, i.since or now, i.stack.name.lower()))
+    return sorted(
+        items,
+        key=lambda i: (
+            ATTENTION_ORDER.index(i.kind),
+            i.since is None,
+            i.since or now,
+            i.stack.name.lower(),
+        ),
+    )

@@ -11,6 +11,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
+from .run_actors import portal_actors
 from .spacelift.service import SpaceliftService
 from .spacelift.types import Health, Run, StateTransition, run_health, state_label
 from .views import (
@@ -92,5 +93,7 @@ def run_detail(
         "polling": run is None or not (run.finished or run.state.is_terminal),
         "version": version,
         "poll_seconds": _poll_seconds(snapshot),
+        "portal_actors": portal_actors([run_id]).get(run_id, []),
+        "key_id": connection.key_id,
     }
     return render(request, _template(request, "run", "run"), context)

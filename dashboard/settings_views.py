@@ -11,8 +11,11 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods
+from django_htmx.http import HttpResponseClientRedirect
 
 from . import audit, crypto
 from .connections import (
@@ -52,16 +55,21 @@ def _saved_secret(row: SpaceliftConnection | None) -> str | None:
         return None
 
 
+@sensitive_post_parameters("secret")
 @never_cache
 @staff_required
 @require_http_methods(["GET", "POST"])
+# Innermost: Django finds the hidden names through the frame that calls the view itself.
+@sensitive_variables("saved_secret", "secret", "connection", "data")
 def spacelift_connection(request: HttpRequest) -> HttpResponse:
     row = SpaceliftConnection.load()
     saved_secret = _saved_secret(row)
+    saved = (row.base_url, row.key_id) if row is not None and saved_secret is not None else None
     env_managed = environment_is_set()
     action = request.POST.get("action", "") if request.method == "POST" else ""
     checks = None
     checked = ""
+    refused = ""
     form = None
 
     if action == "test_saved":
@@ -90,22 +98,29 @@ def spacelift_connection(request: HttpRequest) -> HttpResponse:
             messages.success(request, "The Spacelift connection was removed.")
         return redirect("dashboard:admin_connection")
     elif action in ("save", "test"):
-        form = ConnectionForm(request.POST, secret_usable=saved_secret is not None)
+        form = ConnectionForm(request.POST, saved=saved)
         if form.is_valid():
             data = form.cleaned_data
-            secret = data["secret"] or saved_secret or ""
-            if action == "test":
-                checks = run_checks(Connection(data["host"], data["key_id"], secret))
+            secret = saved_secret if form.reuses_saved_secret else data["secret"]
+            connection = Connection(data["host"], data["key_id"], secret or "")
+            if action == "test" or not data["save_anyway"]:
+                checks = run_checks(connection)
                 checked = "form"
-                audit.record_connection(request.user, "test", checks)
-            else:
-                _save(request, row, saved_secret, data["host"], data["key_id"], secret)
+                if action == "test":
+                    audit.record_connection(request.user, "test", checks)
+            failed = next((check for check in checks or () if not check.passed), None)
+            if action == "save" and failed:
+                refused = f"Not saved: {failed.name} failed. {failed.message}"
+            elif action == "save":
+                _save(request, row, saved_secret, data["host"], data["key_id"], secret or "")
                 messages.success(request, "Saved. Every dashboard now reads with this connection.")
+                if request.htmx:
+                    return HttpResponseClientRedirect(reverse("dashboard:admin_connection"))
                 return redirect("dashboard:admin_connection")
 
     if form is None and not env_managed:
         initial = {"host": row.base_url, "key_id": row.key_id} if row else {}
-        form = ConnectionForm(initial=initial, secret_usable=saved_secret is not None)
+        form = ConnectionForm(initial=initial, saved=saved)
 
     context = {
         "form": form,
@@ -116,8 +131,14 @@ def spacelift_connection(request: HttpRequest) -> HttpResponse:
         "env_connection": _env_summary() if env_managed else None,
         "checks": checks,
         "checked": checked,
+        "refused": refused,
     }
-    return render(request, "dashboard/admin_connection.html", context)
+    # Test and Save from the form swap in only the results: what was typed stays typed, and
+    # the secret is never sent back into the page.
+    template = "dashboard/admin_connection.html"
+    if request.htmx and action in ("save", "test"):
+        template += "#results"
+    return render(request, template, context)
 
 
 def _env_summary() -> dict[str, str]:
@@ -135,6 +156,7 @@ def _forget(row: SpaceliftConnection, saved_secret: str | None) -> None:
 
 
 @transaction.atomic
+@sensitive_variables("saved_secret", "secret")
 def _save(request, row, saved_secret, host: str, key_id: str, secret: str) -> None:
     audit.record_connection(request.user, "save", fields=audit.changed(row, host, key_id, secret))
     if row is not None:

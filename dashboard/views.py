@@ -22,7 +22,8 @@ from django.views.decorators.vary import vary_on_headers
 
 from . import history
 from .connections import ConnectionProblem, current_connection
-from .overview import ATTENTION_LIMIT, StackQuery, build_page, index_for
+from .overview import ATTENTION_LIMIT, StackQuery, attention_queue, build_page, index_for
+from .run_actors import portal_actors
 from .spacelift.service import Snapshot, SpaceliftService
 
 # Spacelift stack IDs are slugs; run IDs are ULIDs. Anything else never reaches Spacelift.
@@ -134,11 +135,17 @@ def overview(request: HttpRequest, service: SpaceliftService) -> HttpResponse:
     if snapshot.data is not None:
         page = build_page(snapshot.data, query, snapshot.version)
         stuck_after = timedelta(minutes=settings.PORTAL_STUCK_MINUTES)
-        attention = index_for(snapshot.version, snapshot.data).attention(stuck_after)
+        # The queue, like the counts, describes the stacks the filters and search match.
+        if query.filtered:
+            attention = attention_queue(page.matching, stuck_after=stuck_after)
+        else:
+            attention = index_for(snapshot.version, snapshot.data).attention(stuck_after)
         history.record_changes(connection.fingerprint, snapshot)
         strips = history.strips(connection.fingerprint, page.stacks)
         if not request.htmx:
             since = history.since_last_look(request.user, connection.fingerprint)
+            if query.filtered:
+                since = since.only({stack.id for stack in page.matching})
     context = {
         "connection": connection,
         "snapshot": snapshot,
@@ -148,6 +155,7 @@ def overview(request: HttpRequest, service: SpaceliftService) -> HttpResponse:
         "poll_seconds": _poll_seconds(snapshot),
         "attention": attention[:ATTENTION_LIMIT] if attention else [],
         "attention_more": max(0, len(attention or []) - ATTENTION_LIMIT),
+        "attention_stacks": len({item.stack.id for item in attention or []}),
         "strips": strips or {},
         "since": since,
     }
@@ -199,6 +207,7 @@ def stack_detail(request: HttpRequest, service: SpaceliftService, stack_id: str)
         "environment_snapshot": environment,
         "environment": environment.data,
         "environment_poll_seconds": _poll_seconds(environment),
+        "portal_actors": portal_actors(run.id for run in runs.data or ()),
     }
     partial = region if region in versions else None
     template = f"dashboard/stack.html#{partial}" if partial else "dashboard/stack.html"

@@ -178,6 +178,10 @@ PORTAL_STUCK_MINUTES = env.int("PORTAL_STUCK_MINUTES", default=15)
 PORTAL_HISTORY_DAYS = env.int("PORTAL_HISTORY_DAYS", default=30)
 # Lets Prometheus scrape /metrics with "Authorization: Bearer <token>"; empty: login only.
 PORTAL_METRICS_TOKEN = env("PORTAL_METRICS_TOKEN", default="")
+# A Spacelift simulator on this machine (http://127.0.0.1:8765): "Test connection" explains
+# its failures. Other local addresses only get "nothing answered", so the settings page cannot
+# be used to map which ports answer on the portal's own machine.
+PORTAL_SIMULATOR_URL = env("PORTAL_SIMULATOR_URL", default="")
 # Off only for benchmarks: every page view then queries Spacelift, like the peers do.
 PORTAL_CACHE = env.bool("PORTAL_CACHE", default=True)
 # Fernet key(s) for the stored API key secret, newest first; derived from SECRET_KEY if unset.

@@ -146,3 +146,25 @@ def test_the_audit_log_is_for_staff(operator_client, admin_client, connected):
     assert operator_client.get("/administration/audit/").status_code == 403
     html = admin_client.get("/administration/audit/").content.decode()
     assert re.search(r"<td>olga</td>\s*<td>Trigger run</td>", html)
+
+
+def test_the_confirmation_page_says_spacelift_will_show_the_api_key(operator_client, connected):
+    stack = writable_stack(connected)
+    html = operator_client.get(f"/stacks/{stack.id}/actions/trigger/").content.decode()
+    assert f"api::{connected.key_id}" in html
+    assert "not by you" in html
+
+
+def test_runs_acted_on_in_the_portal_show_the_person_beside_the_api_key(operator_client, connected):
+    stack = writable_stack(connected)
+    before = {r.id for r in stack.tracked}
+    operator_client.post(f"/stacks/{stack.id}/actions/trigger/")
+    new_run = next(r for r in stack.tracked if r.id not in before)
+    page = operator_client.get(f"/stacks/{stack.id}/").content.decode()
+    row = re.search(rf'<tr data-run="{new_run.id}">.*?</tr>', page, re.S).group(0)
+    assert f"api::{connected.key_id}" in row  # what Spacelift itself records
+    assert "Triggered in the portal by olga" in row
+    others = re.findall(r'<tr data-run="([^"]+)">.*?</tr>', page, re.S)
+    assert page.count("in the portal by") == 1 and len(others) > 1
+    run_page = operator_client.get(f"/stacks/{stack.id}/runs/{new_run.id}/").content.decode()
+    assert "Triggered in the portal by olga" in run_page

@@ -167,6 +167,7 @@ def test_hosts_are_normalised_before_saving(staff_client):
         host="  HTTPS://MyCorp.App.Spacelift.IO/ ",
         key_id=GOOD_KEY.lower(),
         secret="s3cret-value",
+        save_anyway="on",
     )
     row = SpaceliftConnection.load()
     assert (row.base_url, row.key_id) == ("https://mycorp.app.spacelift.io", GOOD_KEY)
@@ -223,7 +224,7 @@ def test_the_environment_wins_and_cannot_be_edited(staff_client, connected):
 def test_saving_takes_effect_at_once(staff_client, sim):
     saved_sim(staff_client, sim)
     assert b'data-stack="' in staff_client.get("/").content
-    save(staff_client, host=sim.url, key_id=GOOD_KEY, secret="whatever")
+    save(staff_client, host=sim.url, key_id=GOOD_KEY, secret="whatever", save_anyway="on")
     html = staff_client.get("/").content.decode()
     assert 'data-stack="' not in html
     assert "does not know this API key ID" in html
@@ -234,10 +235,11 @@ def test_without_a_connection_the_overview_points_staff_to_the_settings(staff_cl
     assert f'href="{URL}"' in html
 
 
-def press_test_connection(client, sim, **values):
+def press_test_connection(client, sim, *, htmx: bool = False, **values):
     """Press "Test connection" with the simulator's values, some replaced by `values`."""
     data = {"action": "test", "host": sim.url, "key_id": sim.key_id, "secret": sim.key_secret}
-    return client.post(URL, data | values)
+    headers = {"HX-Request": "true"} if htmx else {}
+    return client.post(URL, data | values, headers=headers)
 
 
 def checks_of(response) -> list[tuple[str, str]]:
@@ -274,17 +276,25 @@ def test_connection_test_reports_an_unknown_key_id(staff_client, sim):
         ("rate_limit", "429"),
     ],
 )
-def test_connection_test_reports_a_host_that_does_not_speak_graphql(staff_client, sim, mode, text):
+def test_connection_test_reports_a_host_that_does_not_speak_graphql(
+    staff_client, sim, mode, text, settings
+):
+    settings.PORTAL_SIMULATOR_URL = sim.url
     sim.set_faults(mode=mode)
     response = press_test_connection(staff_client, sim)
     assert [c[0] for c in checks_of(response)] == ["fail"]
     assert text in response.content.decode()
 
 
-def test_connection_test_reports_an_unreachable_host(staff_client):
+def test_connection_test_reports_an_unreachable_named_simulator(staff_client, settings):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
+    response = staff_client.post(
+        URL,
+        {"action": "test", "host": f"http://127.0.0.1:{port}", "key_id": GOOD_KEY, "secret": "x"},
+    )
+    settings.PORTAL_SIMULATOR_URL = f"http://127.0.0.1:{port}"
     response = staff_client.post(
         URL,
         {"action": "test", "host": f"http://127.0.0.1:{port}", "key_id": GOOD_KEY, "secret": "x"},
@@ -332,3 +342,153 @@ def test_connection_test_explains_a_key_that_reads_no_space(staff_client, empty_
     assert [c[0] for c in checks_of(response)] == ["pass", "pass", "fail"]
     assert b"The key can read no space." in response.content
     assert b"Reader role" in response.content
+
+
+# Test, then Save: the form is left alone and Save refuses what does not work ------------------
+
+
+def test_test_connection_over_htmx_answers_only_the_results(staff_client, sim):
+    response = press_test_connection(staff_client, sim, htmx=True)
+    html = response.content.decode()
+    assert html.lstrip().startswith('<section id="connection-results"')
+    assert 'name="secret"' not in html and "<form" not in html
+    assert sim.key_secret not in html
+    assert [c[0] for c in checks_of(response)] == ["pass", "pass", "pass"]
+
+
+def test_save_refuses_a_connection_that_fails_its_test(staff_client, sim):
+    response = save(staff_client, host=sim.url, key_id=sim.key_id, secret="a-wrong-secret")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Not saved: API key exchange failed." in html
+    assert "refused to sign it in" in html
+    assert "a-wrong-secret" not in html
+    assert SpaceliftConnection.load() is None
+
+
+def test_save_anyway_saves_a_connection_that_fails(staff_client, sim):
+    response = save(
+        staff_client, host=sim.url, key_id=sim.key_id, secret="a-wrong-secret", save_anyway="on"
+    )
+    assert response.status_code == 302
+    assert SpaceliftConnection.load().secret() == "a-wrong-secret"
+
+
+def test_save_over_htmx_redirects_the_page_when_saved(staff_client, sim):
+    response = staff_client.post(
+        URL,
+        {"action": "save", "host": sim.url, "key_id": sim.key_id, "secret": sim.key_secret},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == URL
+    assert SpaceliftConnection.load().secret() == sim.key_secret
+
+
+def test_the_right_secret_typed_after_a_wrong_one_saved_is_the_one_saved(staff_client, sim):
+    save(staff_client, host=sim.url, key_id=sim.key_id, secret="a-wrong-secret", save_anyway="on")
+    tested = press_test_connection(staff_client, sim, htmx=True)
+    assert [c[0] for c in checks_of(tested)] == ["pass", "pass", "pass"]
+    assert save(staff_client, host=sim.url, key_id=sim.key_id, secret=sim.key_secret).status_code
+    assert SpaceliftConnection.load().secret() == sim.key_secret
+    assert b'data-stack="' in staff_client.get("/").content
+
+
+# The saved secret stays bound to its host and key ID ------------------------------------------
+
+
+@pytest.fixture
+def other_host():
+    """A second Spacelift-compatible server: where a staff member might point the portal."""
+    from dashboard.simulator.server import start_simulator
+
+    handle = start_simulator(port=0, stacks=2, seed=5)
+    yield handle
+    handle.stop()
+
+
+@pytest.mark.parametrize("action", ["test", "save"])
+def test_a_blank_secret_is_never_sent_to_another_host(staff_client, sim, other_host, action):
+    saved_sim(staff_client, sim)
+    other_host.reset_stats()
+    response = staff_client.post(
+        URL, {"action": action, "host": other_host.url, "key_id": sim.key_id, "secret": ""}
+    )
+    assert response.status_code == 200
+    assert "Type the secret again" in response.content.decode()
+    assert other_host.stats()["requests"] == 0
+    assert SpaceliftConnection.load().base_url == sim.url
+
+
+def test_a_blank_secret_with_another_key_id_needs_the_secret(staff_client, sim):
+    saved_sim(staff_client, sim)
+    response = save(staff_client, host=sim.url, key_id=GOOD_KEY, secret="", save_anyway="on")
+    assert "Type the secret again" in response.content.decode()
+    assert SpaceliftConnection.load().key_id == sim.key_id
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "https://169.254.169.254",
+        "http://169.254.169.254",
+        "https://[fe80::1]",
+        "https://[::ffff:169.254.169.254]",
+        "https://metadata.google.internal",
+        "https://100.100.100.200",
+    ],
+)
+def test_link_local_and_metadata_addresses_are_refused(staff_client, host):
+    response = staff_client.post(
+        URL, {"action": "test", "host": host, "key_id": GOOD_KEY, "secret": "s3cret"}
+    )
+    html = response.content.decode()
+    assert "metadata" in html or "only accepted for this machine" in html
+    assert checks_of(response) == []
+
+
+def test_errors_on_unnamed_local_ports_do_not_say_what_answers(staff_client, sim):
+    sim.set_faults(mode="not_json")
+    answering = press_test_connection(staff_client, sim)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    silent = staff_client.post(
+        URL,
+        {"action": "test", "host": f"http://127.0.0.1:{closed}", "key_id": GOOD_KEY, "secret": "x"},
+    )
+    generic = "No Spacelift GraphQL API answered at this local address."
+    for response in (answering, silent):
+        html = response.content.decode()
+        assert generic in html
+        assert "refused" not in html.lower() and "not Spacelift" not in html
+
+
+def test_an_error_report_never_shows_the_typed_secret(staff_client, sim, monkeypatch):
+    """What an error e-mail or log would hold (DEBUG off) when the settings view fails."""
+    import sys
+
+    from django.core.signals import got_request_exception
+    from django.views.debug import ExceptionReporter
+
+    from dashboard import settings_views
+
+    def broken(connection, **kwargs):
+        raise RuntimeError("a bug while testing")
+
+    reports = []
+
+    def report(sender, request, **kwargs):
+        reports.append(ExceptionReporter(request, *sys.exc_info(), is_email=True))
+
+    monkeypatch.setattr(settings_views, "run_checks", broken)
+    got_request_exception.connect(report)
+    staff_client.raise_request_exception = False
+    try:
+        response = press_test_connection(staff_client, sim, secret="typed-secret-xyz")
+    finally:
+        got_request_exception.disconnect(report)
+    assert response.status_code == 500
+    text = reports[0].get_traceback_text()
+    assert "a bug while testing" in text and "key_id" in text
+    assert "typed-secret-xyz" not in text

@@ -83,3 +83,23 @@ def test_deep_links_follow_the_documented_shapes():
 def test_a_connection_never_shows_its_secret_in_repr():
     conn = Connection("https://x.io", "01HZX3K8Q9V1W2E3R4T5Y6V7A8", "hunter2-very-secret")
     assert "hunter2" not in repr(conn)
+
+
+def test_the_client_will_not_send_the_secret_to_a_metadata_address(monkeypatch):
+    """A saved host whose DNS later points at the metadata service gets no secret."""
+    import socket
+
+    from dashboard.spacelift import errors
+    from dashboard.spacelift.client import SpaceliftClient
+    from dashboard.spacelift.connection import Connection
+
+    def resolves_to_metadata(host, port, *args, **kwargs):
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("169.254.169.254", port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolves_to_metadata)
+    sent = []
+    client = SpaceliftClient(Connection("https://rebound.example.com", "K", "the-secret"))
+    monkeypatch.setattr(client, "_post", lambda *args: sent.append(args))
+    with pytest.raises(errors.ForbiddenHost, match="metadata"):
+        client._exchange()
+    assert sent == []

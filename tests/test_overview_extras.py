@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from dashboard.models import StackStateChange
-from dashboard.overview import attention_queue
+from dashboard.overview import ATTENTION_ORDER, PLAN_GRACE, attention_queue
 from dashboard.spacelift.types import Stack
 
 pytestmark = pytest.mark.django_db
@@ -30,21 +30,72 @@ def test_the_attention_queue_lists_exactly_what_waits_for_a_human():
         stack("drift", "FINISHED", isDrifted=True),
         stack("held", "FINISHED", lockedBy="alice", lockedAt=datetime.now(tz=UTC).timestamp()),
         stack("busy", "APPLYING"),
+        stack("planning-for-hours", "PLANNING", ago_minutes=300),
+        stack("fresh-plan", "UNCONFIRMED", ago_minutes=1),
+        stack("older-failure", "FAILED", ago_minutes=90),
     ]
     items = attention_queue(stacks, stuck_after=timedelta(minutes=15))
     assert {(i.stack.id, i.kind) for i in items} == {
         ("plan", "unconfirmed"), ("broken", "failed"), ("ready-old", "stuck"),
-        ("drift", "drifted"), ("held", "locked"),
+        ("drift", "drifted"), ("held", "locked"), ("planning-for-hours", "stuck"),
+        ("older-failure", "failed"),
     }  # fmt: skip
-    assert [i.stack.id for i in items][:3] == ["broken", "ready-old", "plan"]  # longest first
+    # Most urgent kind first, then the longest waiting within a kind.
+    assert [i.stack.id for i in items] == [
+        "older-failure", "broken", "plan", "drift", "held", "planning-for-hours", "ready-old",
+    ]  # fmt: skip
+    reasons = {i.stack.id: i.reason for i in items}
+    assert reasons["planning-for-hours"] == "Stuck in Planning"
+    assert reasons["ready-old"] == "Waiting for a worker"
+
+
+def test_a_new_plan_joins_the_queue_after_the_grace_period():
+    plan = stack("plan", "UNCONFIRMED", ago_minutes=0)
+    now = datetime.now(tz=UTC)
+    assert attention_queue([plan], stuck_after=timedelta(minutes=15), now=now) == []
+    later = now + PLAN_GRACE
+    assert [i.kind for i in attention_queue([plan], stuck_after=timedelta(0), now=later)] == [
+        "unconfirmed"
+    ]
+
+
+def test_a_search_that_matches_nothing_leaves_no_stack_on_the_page(viewer_client, connected):
+    connected.rebuild_world(48, seed=7)
+    viewer_client.get("/")  # a first look, so "since you last looked" could list changes
+    connected.step()
+    html = viewer_client.get("/", {"q": "no-stack-is-called-this"}).content.decode()
+    for s in connected.world.stacks:
+        assert f"/stacks/{s.id}/" not in html
+        assert f">{s.name}<" not in html
+    assert 'class="attention"' not in html
+    tiles = re.findall(r'<span class="n">(\d+)</span>', html)
+    assert tiles and all(n == "0" for n in tiles)
+    assert "No stack matches these filters." in html
+
+
+def test_the_queue_and_the_counts_follow_a_filter(viewer_client, connected):
+    failed = [s for s in connected.world.stacks if s.state == "FAILED"]
+    target = failed[0]
+    html = viewer_client.get("/", {"q": target.id}).content.decode()
+    queue = re.search(r'<section class="attention".*?</section>', html, re.S).group(0)
+    linked = set(re.findall(r'href="/stacks/([^/]+)/"', queue))
+    assert linked == {target.id}
+    assert "matching the filters" in queue
+    tiles = dict(
+        (label.strip(), int(n))
+        for n, label in re.findall(r'<span class="n">(\d+)</span>([^<]+)</a>', html)
+    )
+    assert tiles["Failing"] == 1 and sum(tiles.values()) == 1
 
 
 def test_the_overview_shows_the_queue_for_the_simulator(viewer_client, connected):
     html = viewer_client.get("/").content.decode()
     queue = re.search(r'<section class="attention".*?</section>', html, re.S).group(0)
-    unconfirmed = [s for s in connected.world.stacks if s.state == "UNCONFIRMED"]
-    for s in unconfirmed[:3]:
-        assert f'href="/stacks/{s.id}/"' in queue
+    linked = re.findall(r'href="/stacks/([^/]+)/"', queue)
+    failed = {s.id for s in connected.world.stacks if s.state == "FAILED"}
+    assert failed and set(linked[: len(failed)]) == failed  # failures first
+    kinds = re.findall(r'class="attention-item attention-(\w+)"', queue)
+    assert kinds[0] == "failed" and kinds == sorted(kinds, key=ATTENTION_ORDER.index)
 
 
 def test_state_changes_are_recorded_and_shown_since_the_last_look(viewer_client, connected):
@@ -116,8 +167,74 @@ def test_metrics_need_login_or_the_token(client, connected, settings):
     settings.PORTAL_METRICS_TOKEN = "scrape-me-123"
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
     response = client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-me-123")
-    text = response.content.decode()
-    assert "spacelift_portal_up 1" in text
-    total = sum(int(n) for n in re.findall(r'spacelift_portal_stacks\{health="\w+"\} (\d+)', text))
-    assert total == 48
-    assert text.count("spacelift_stack_state{") == 48
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+
+
+def _parse_metrics(text: str) -> dict[str, list]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {family.name: family.samples for family in text_string_to_metric_families(text)}
+
+
+def test_metrics_parse_as_prometheus_text_with_a_sample_per_stack(viewer_client, connected):
+    awkward = 'ops "blue" \\ prod\nline two'
+    target = connected.world.stacks[0]
+    original = target.name
+    target.name = awkward
+    try:
+        text = viewer_client.get("/metrics").content.decode()
+    finally:
+        target.name = original
+    assert text.endswith("\n") and text.count("\n") > 48
+    families = _parse_metrics(text)
+    assert [s.value for s in families["spacelift_portal_up"]] == [1]
+    by_health = families["spacelift_portal_stacks"]
+    assert sum(s.value for s in by_health) == 48
+    states = families["spacelift_stack_state"]
+    assert len(states) == 48
+    assert {s.labels["stack"] for s in states} == {s.id for s in connected.world.stacks}
+    named = next(s for s in states if s.labels["stack"] == target.id)
+    assert named.labels["name"] == awkward
+    assert named.labels["state"] == target.state
+
+
+def test_metrics_without_a_connection_say_the_portal_is_down(viewer_client, settings):
+    settings.SPACELIFT_API_KEY_ENDPOINT = ""
+    settings.SPACELIFT_API_KEY_ID = ""
+    settings.SPACELIFT_API_KEY_SECRET = ""
+    families = _parse_metrics(viewer_client.get("/metrics").content.decode())
+    assert [s.value for s in families["spacelift_portal_up"]] == [0]
+    assert "spacelift_stack_state" not in families
+
+
+def test_metrics_cost_spacelift_no_query_of_their_own(viewer_client, connected):
+    viewer_client.get("/")
+    before = connected.stats()
+    viewer_client.get("/metrics")
+    assert connected.stats() == before
+
+
+def test_the_strip_shows_time_before_anyone_watched_as_unknown():
+    from dashboard import history
+
+    fresh = stack("fresh", "FAILED", ago_minutes=90)  # Spacelift: failed since 90 min ago
+    long_ago = stack("steady", "FINISHED", ago_minutes=3 * 24 * 60)
+    strips = history.strips("no-history-yet", [fresh, long_ago])
+    assert [(s.health, s.hours) for s in strips["steady"]] == [("healthy", 24)]
+    fresh_strip = strips["fresh"]
+    # Hours end at now, now - 1 h, ...: the last two fall after stateSetAt, 22 before it.
+    assert [(s.health, s.hours) for s in fresh_strip] == [("unwatched", 22), ("failing", 2)]
+
+
+def test_relative_times_carry_the_exact_time_with_its_zone(viewer_client, connected):
+    html = viewer_client.get("/").content.decode()
+    times = re.findall(r'<time datetime="([^"]+)" title="([^"]+)">', html)
+    assert len(times) >= 48
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", title) for _, title in times)
+
+
+def test_the_row_link_to_spacelift_does_not_repeat_its_words(viewer_client, connected):
+    html = viewer_client.get("/?per_page=250").content.decode()
+    assert html.count("Spacelift ↗") <= 1  # the page's one "Open Spacelift ↗"
+    assert html.count('class="visually-hidden">Open ') == 48

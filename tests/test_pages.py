@@ -59,7 +59,7 @@ def test_overview_lists_every_stack_with_deep_links(viewer_client, connected):
         assert f'href="/stacks/{stack.id}/"' in html
         assert f'href="{connected.url}/stack/{stack.id}"' in html
     assert html.count('<tr data-stack="') == len(stacks)
-    assert "Needs attention" in html and "Never run" in html
+    assert "Stopped or unconfirmed" in html and "Never run" in html
     assert connected.key_secret not in html
 
 

@@ -28,7 +28,7 @@ from gql.transport.exceptions import (
 from gql.transport.requests import RequestsHTTPTransport
 
 from . import documents, errors
-from .connection import Connection
+from .connection import Connection, InvalidEndpoint, refuse_internal_address
 from .types import ConfigElement, Module, ModuleVersions, Run, Space, Stack
 
 logger = logging.getLogger(__name__)
@@ -300,6 +300,12 @@ class SpaceliftClient:
 
     def _exchange(self) -> Token:
         conn = self.connection
+        # The secret leaves only for a host that does not (now) resolve to a link-local or
+        # metadata address: the form checked it when saved, DNS may have changed since.
+        try:
+            refuse_internal_address(conn.base_url)
+        except InvalidEndpoint as exc:
+            raise errors.ForbiddenHost(str(exc)) from None
         data, errs = self._post(documents.API_KEY_USER, {"id": conn.key_id, "secret": conn.secret})
         if errs:
             # A wrong secret (or a login policy that does not admit api::<KEY_ID>) is an error.

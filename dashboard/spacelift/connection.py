@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import re
+import socket
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -152,3 +153,54 @@ class Connection:
 
     def module_url(self, module_id: str) -> str:
         return f"{self.base_url}/module/{module_id}"
+
+
+# Where cloud instances answer with their own credentials: never a Spacelift account.
+# https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instancedata-data-retrieval.html and the
+# equivalents of GCP, Azure (169.254.169.254) and Alibaba Cloud (100.100.100.200).
+METADATA_NETWORKS = tuple(
+    ipaddress.ip_network(net)
+    for net in ("169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128", "100.100.100.200/32")
+)
+METADATA_NAMES = frozenset(
+    {
+        "metadata",
+        "metadata.google.internal",
+        "metadata.goog",
+        "instance-data",
+        "instance-data.ec2.internal",
+        "metadata.azure.internal",
+    }
+)
+
+
+def _forbidden_ip(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return any(ip in net for net in METADATA_NETWORKS)
+
+
+def refuse_internal_address(base_url: str) -> None:
+    """Raise InvalidEndpoint when `base_url` names or resolves to a link-local or cloud
+    metadata address: the portal would send the API key secret to the instance's own
+    credentials service. A name that does not resolve passes; the test then says so."""
+    parts = urlsplit(base_url)
+    host = (parts.hostname or "").lower().rstrip(".")
+    message = "Link-local and cloud metadata addresses cannot be a Spacelift account."
+    if host in METADATA_NAMES:
+        raise InvalidEndpoint(message)
+    if _is_ip(host):
+        addresses = [host]
+    else:
+        try:
+            infos = socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)
+        except (OSError, UnicodeError):
+            return
+        addresses = [str(info[4][0]) for info in infos]
+    if any(_forbidden_ip(address) for address in addresses):
+        raise InvalidEndpoint(message)
+
+
+def is_loopback_url(base_url: str) -> bool:
+    return _is_loopback((urlsplit(base_url).hostname or "").lower())

@@ -26,6 +26,14 @@ class NotConfigured(SpaceliftError):
     hint = "An administrator sets the host, API key ID and secret."
 
 
+class ForbiddenHost(SpaceliftError):
+    summary = "The Spacelift host now points at a forbidden address"
+    hint = (
+        "The host resolves to a link-local or cloud metadata address, so the API key secret "
+        "is not sent there. Check the host's DNS, or save the account's real address."
+    )
+
+
 class Unreachable(SpaceliftError):
     summary = "Spacelift could not be reached"
     hint = "Check the host name, DNS and that this machine can reach it."

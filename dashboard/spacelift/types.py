@@ -114,7 +114,8 @@ class Health(enum.StrEnum):
 HEALTH_LABELS = {
     Health.HEALTHY: "Healthy",
     Health.FAILING: "Failing",
-    Health.NEEDS_ATTENTION: "Needs attention",
+    # Not "needs attention": the overview's "Needs a human" queue counts more than these.
+    Health.NEEDS_ATTENTION: "Stopped or unconfirmed",
     Health.IN_PROGRESS: "In progress",
     Health.WAITING: "Waiting",
     Health.NEVER_RUN: "Never run",

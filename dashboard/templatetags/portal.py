@@ -7,7 +7,10 @@ from datetime import UTC, datetime
 import markdown as markdown_lib
 import nh3
 from django import template
+from django.utils.dateformat import format as date_format
+from django.utils.html import format_html
 from django.utils.safestring import mark_safe
+from django.utils.timezone import localtime
 
 from dashboard.spacelift.types import state_label
 
@@ -97,3 +100,24 @@ def get_item(mapping: dict, key: str):
 def state_label_filter(raw: str) -> str:
     """`PREPARING_APPLY` -> `Preparing apply`, as the chips say it."""
     return state_label(raw or "")
+
+
+# Exact times carry their zone: the portal's TIME_ZONE (UTC unless configured).
+EXACT_TIME = "Y-m-d H:i:s T"
+
+
+@register.simple_tag
+def ago(value: datetime | None) -> str:
+    """`4 min` in a <time> whose tooltip gives the exact moment with its zone."""
+    if not value:
+        return "—"
+    exact = date_format(localtime(value), EXACT_TIME)
+    return format_html(
+        '<time datetime="{}" title="{}">{}</time>', value.isoformat(), exact, since(value)
+    )
+
+
+@register.filter
+def exact(value: datetime | None) -> str:
+    """The exact moment with its zone: `2026-11-23 11:05:00 UTC`."""
+    return date_format(localtime(value), EXACT_TIME) if value else "—"

@@ -61,13 +61,25 @@ function stackRows() {
 }
 
 function select(row, scroll = true) {
+  // A class only: a plain table row cannot carry aria-selected (not a grid or listbox).
   document.querySelectorAll("tr.selected").forEach((r) => r.classList.remove("selected"));
-  if (!row) return;
+  if (!row) {
+    selectedStack = null;
+    return;
+  }
   row.classList.add("selected");
-  row.setAttribute("aria-selected", "true");
   selectedStack = row.dataset.stack;
   if (scroll) row.scrollIntoView({ block: "nearest" });
 }
+
+function openShortcuts() {
+  const dialog = document.getElementById("kbd-help");
+  if (dialog && !dialog.open) dialog.showModal();
+}
+
+document.addEventListener("click", (event) => {
+  if (event.target.closest && event.target.closest("[data-shortcuts]")) openShortcuts();
+});
 
 document.addEventListener("keydown", (event) => {
   const target = event.target;
@@ -76,7 +88,12 @@ document.addEventListener("keydown", (event) => {
   if (typing || event.ctrlKey || event.metaKey || event.altKey) return;
   const rows = stackRows();
   const current = rows.findIndex((r) => r.dataset.stack === selectedStack);
-  if (event.key === "/") {
+  if (event.key === "?") {
+    event.preventDefault();
+    openShortcuts();
+  } else if (event.key === "Escape") {
+    select(null);
+  } else if (event.key === "/") {
     const search = document.querySelector('input[name="q"]');
     if (search) { event.preventDefault(); search.focus(); search.select(); }
   } else if (event.key === "j" && rows.length) {
@@ -89,12 +106,41 @@ document.addEventListener("keydown", (event) => {
   }
 });
 
+// One banner per page: the first region with a problem fills it; the first good read of
+// every region removes it. Each stale region keeps its own short mark.
+function syncProblem() {
+  const banner = document.getElementById("page-problem");
+  if (!banner) return;
+  const mark = document.querySelector("[data-problem]");
+  document.querySelectorAll("[data-poll]").forEach((region) => {
+    region.classList.toggle("region-stale", !!region.querySelector("[data-problem]"));
+  });
+  if (!mark) {
+    banner.hidden = true;
+    banner.replaceChildren();
+    return;
+  }
+  const detail = mark.nextElementSibling;
+  banner.className = "banner banner-stale";
+  banner.replaceChildren(detail && detail.content ? detail.content.cloneNode(true) : "");
+  banner.hidden = false;
+}
+
+// htmx settles attributes after a swap, which would undo a class set on the new region.
+document.addEventListener("htmx:afterSettle", syncProblem);
+
 // After a poll replaced the table, keep the selection and the title.
 document.addEventListener("htmx:afterSwap", () => {
   syncTitle();
   if (selectedStack) select(stackRows().find((r) => r.dataset.stack === selectedStack), false);
 });
-document.addEventListener("DOMContentLoaded", syncTitle);
+document.addEventListener("DOMContentLoaded", () => {
+  syncTitle();
+  syncProblem();
+  // Filters fold away on a phone; on a wider screen they are simply there.
+  const fold = document.querySelector("details.filters-fold");
+  if (fold && window.matchMedia("(min-width: 700px)").matches) fold.open = true;
+});
 
 // Filters left at "All" stay out of the URL, so shared links read ?health=failing, not ?q=&...
 document.addEventListener("submit", (event) => {
