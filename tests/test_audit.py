@@ -45,7 +45,7 @@ def test_a_save_names_only_the_fields_that_changed(admin_client, saved_connectio
     assert latest.fields == ""
     admin_client.post("/administration/spacelift/", {
         "action": "save", "host": saved_connection.url, "key_id": saved_connection.key_id,
-        "secret": "another-secret-value",
+        "secret": "another-secret-value", "save_anyway": "on",
     })  # fmt: skip
     latest = AuditEntry.objects.filter(action=AuditEntry.Action.CONNECTION_SAVE).first()
     assert latest.fields == "API key secret"
