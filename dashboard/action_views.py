@@ -19,7 +19,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from .connections import current_service
+from .credentials import current_service
 from .models import AuditEntry
 from .spacelift import errors
 from .spacelift.service import SpaceliftService

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .spacelift import errors
+from .spacelift.account import Connection
 from .spacelift.client import SpaceliftClient
-from .spacelift.connection import Connection
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from .connections import current_service
+from .credentials import current_service
 from .overview import StackQuery, build_page
 from .spacelift.types import Health
 from .views import STACK_ID

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
-from .spacelift.connection import InvalidEndpoint, InvalidKeyID, normalize_endpoint, validate_key_id
+from .spacelift.account import InvalidEndpoint, InvalidKeyID, normalize_endpoint, validate_key_id
 
 # Generous: Spacelift secrets are far shorter, OIDC tokens used as secrets are longer.
 MAX_SECRET_LENGTH = 8192

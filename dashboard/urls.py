@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import action_views, export_views, module_views, run_views, settings_views, views
+from . import action_views, admin_views, export_views, module_views, run_views, views
 
 app_name = "dashboard"
 
@@ -11,7 +11,7 @@ urlpatterns = [
     path("modules/", module_views.module_list, name="modules"),
     path(
         "administration/spacelift/",
-        settings_views.spacelift_connection,
+        admin_views.spacelift_connection,
         name="admin_connection",
     ),
     path("stacks/<str:stack_id>/actions/trigger/", action_views.trigger_run, name="trigger"),

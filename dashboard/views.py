@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from . import history
-from .connections import ConnectionProblem, current_connection
+from .credentials import ConnectionProblem, current_connection
 from .overview import ATTENTION_LIMIT, StackQuery, build_page, index_for
 from .spacelift.service import Snapshot, SpaceliftService
 

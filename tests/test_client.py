@@ -9,8 +9,8 @@ import pytest
 from django.core.cache import cache
 
 from dashboard.spacelift import errors
+from dashboard.spacelift.account import Connection
 from dashboard.spacelift.client import SpaceliftClient
-from dashboard.spacelift.connection import Connection
 from dashboard.spacelift.types import Health, StackState
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from django.core.cache import cache
 
-from dashboard.connections import current_connection
+from dashboard.credentials import current_connection
 from dashboard.spacelift.service import SpaceliftService
 
 pytestmark = pytest.mark.django_db

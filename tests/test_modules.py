@@ -9,8 +9,8 @@ import pytest
 
 from dashboard import module_views
 from dashboard.spacelift import errors
+from dashboard.spacelift.account import Connection, default_registry_org
 from dashboard.spacelift.client import SpaceliftClient
-from dashboard.spacelift.connection import Connection, default_registry_org
 from dashboard.spacelift.types import ModuleVersions, version_key
 from tests.servers import free_port
 

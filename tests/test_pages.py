@@ -6,8 +6,8 @@ import re
 
 import pytest
 
+from dashboard.spacelift.account import Connection
 from dashboard.spacelift.client import SpaceliftClient
-from dashboard.spacelift.connection import Connection
 
 pytestmark = pytest.mark.django_db
 

@@ -19,7 +19,7 @@ WORKER = textwrap.dedent(
     """
     import os, time, django
     django.setup()
-    from dashboard.connections import current_connection
+    from dashboard.credentials import current_connection
     from dashboard.spacelift.service import SpaceliftService
     start = float(os.environ["START_AT"])
     time.sleep(max(0, start - time.time()))
@@ -80,7 +80,7 @@ def test_the_service_works_on_django_redis_cache(sim, settings):
             }
         }
         from dashboard.spacelift import service as service_module
-        from dashboard.spacelift.connection import Connection
+        from dashboard.spacelift.account import Connection
 
         service_module._memo.clear()
         svc = service_module.SpaceliftService(

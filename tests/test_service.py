@@ -7,8 +7,8 @@ import threading
 import pytest
 
 from dashboard.spacelift import service as service_module
+from dashboard.spacelift.account import Connection
 from dashboard.spacelift.client import SpaceliftClient
-from dashboard.spacelift.connection import Connection
 from dashboard.spacelift.service import SpaceliftService
 
 

@@ -28,7 +28,7 @@ from gql.transport.exceptions import (
 from gql.transport.requests import RequestsHTTPTransport
 
 from . import documents, errors
-from .connection import Connection
+from .account import Connection
 from .types import ConfigElement, Module, ModuleVersions, Run, Space, Stack
 
 logger = logging.getLogger(__name__)

@@ -27,8 +27,8 @@ from django.conf import settings
 from django.core.cache import cache
 
 from . import errors
+from .account import Connection, InvalidEndpoint, default_registry_org, normalize_endpoint
 from .client import SpaceliftClient
-from .connection import Connection, InvalidEndpoint, default_registry_org, normalize_endpoint
 from .types import ConfigElement, Module, ModuleVersions, Run, Space, Stack
 
 logger = logging.getLogger(__name__)

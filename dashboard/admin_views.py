@@ -15,7 +15,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from . import crypto
-from .connections import (
+from .credentials import (
     ConnectionProblem,
     current_connection,
     environment_connection,
@@ -24,7 +24,7 @@ from .connections import (
 from .diagnostics import run_checks
 from .forms import ConnectionForm
 from .models import SpaceliftConnection
-from .spacelift.connection import Connection
+from .spacelift.account import Connection
 from .spacelift.service import SpaceliftService
 
 logger = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 import pytest
 
-from dashboard.spacelift.connection import (
+from dashboard.spacelift.account import (
     Connection,
     InvalidEndpoint,
     InvalidKeyID,
