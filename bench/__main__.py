@@ -81,8 +81,9 @@ def simulator(stacks: int, step_seconds: float = 7.0):
     proc = subprocess.Popen(
         [
             PY,
-            "manage.py",
-            "simulate_spacelift",
+            "-m",
+            "simulator",
+            "--quiet",
             "--port",
             str(port),
             "--stacks",

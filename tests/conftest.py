@@ -7,8 +7,8 @@ from django.conf import settings
 from django.core.cache import cache
 
 from dashboard import views
-from dashboard.simulator.server import start_simulator
 from dashboard.spacelift import service
+from simulator.server import start_simulator
 
 # Django's default hasher costs about half a second per test user; the suite checks who may do
 # what, not how passwords are stored, so it hashes with MD5 (as healthchecks' tests do).

@@ -311,7 +311,7 @@ def test_the_secret_is_never_logged(staff_client, sim, caplog):
 
 @pytest.fixture
 def empty_sim():
-    from dashboard.simulator.server import start_simulator
+    from simulator.server import start_simulator
 
     handle = start_simulator(port=0, stacks=0, seed=3)
     yield handle
