@@ -74,7 +74,7 @@ RUN_FIELDS = """
   delta { addCount changeCount deleteCount resources }
   history { hasLogs note state stateVersion terminal timestamp username }
 """
-# ../shared/spacelift-api.md, "Stack fields", plus the run lists.
+# docs/spacelift-api.md, "Stack fields", plus the run lists.
 DOCUMENTED_STACK_FIELDS = """
   id name description state stateSetAt branch repository namespace projectRoot provider
   repositoryURL labels space spaceDetails administrative autodeploy autoretry canWrite deleted

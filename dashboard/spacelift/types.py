@@ -2,7 +2,7 @@
 
 Spacelift adds enum values over time (READY arrived in 2026), so every enum here has UNKNOWN,
 and the raw value is kept beside it so a page can still show what Spacelift said.
-See ../shared/spacelift-api.md, "Enums".
+See docs/spacelift-api.md, "Enums".
 """
 
 from __future__ import annotations
