@@ -411,16 +411,6 @@ class SpaceliftClient:
         # Belt and braces: a server that echoes the request must not put the secret on a page.
         return text.replace(self.connection.secret, "[secret]") if self.connection.secret else text
 
-    def close(self) -> None:
-        transport = getattr(self._local, "transport", None)
-        if transport is not None:
-            transport.close()
-            self._local.transport = None
-        session = getattr(self._local, "registry_session", None)
-        if session is not None:
-            session.close()
-            self._local.registry_session = None
-
 
 def _is_unauthorized(errs: list[dict[str, Any]]) -> bool:
     return any("unauthorized" in str(e.get("message", "")).lower() for e in errs)

@@ -29,7 +29,7 @@ from django.core.cache import cache
 from . import errors
 from .account import Connection, InvalidEndpoint, default_registry_org, normalize_endpoint
 from .client import SpaceliftClient
-from .types import ConfigElement, Module, ModuleVersions, Run, Space, Stack
+from .types import ConfigElement, Module, ModuleVersions, Run, Stack
 
 logger = logging.getLogger(__name__)
 
@@ -112,9 +112,6 @@ class SpaceliftService:
         return self._read(
             f"runs:{stack_id}:{before or ''}", lambda: self.client.list_runs(stack_id, before)
         )
-
-    def spaces(self) -> Snapshot[list[Space]]:
-        return self._read("spaces", self.client.list_spaces)
 
     def run(self, stack_id: str, run_id: str) -> Snapshot[Run | None]:
         return self._read(f"run:{stack_id}:{run_id}", lambda: self.client.get_run(stack_id, run_id))
