@@ -47,4 +47,3 @@ def decrypt(token: str) -> str:
         raise UndecryptableSecret(
             "The saved API key secret cannot be decrypted with the current encryption key"
         ) from exc
-
