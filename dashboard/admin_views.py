@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import logging
-from functools import wraps
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -21,6 +18,7 @@ from .credentials import (
     environment_connection,
     environment_is_set,
 )
+from .decorators import staff_required
 from .diagnostics import run_checks
 from .forms import ConnectionForm
 from .models import SpaceliftConnection
@@ -28,19 +26,6 @@ from .spacelift.account import Connection
 from .spacelift.service import SpaceliftService
 
 logger = logging.getLogger(__name__)
-
-
-def staff_required(view):
-    """Anonymous users go to login; logged-in users who are not staff get 403."""
-
-    @wraps(view)
-    @login_required
-    def wrapper(request: HttpRequest, *args, **kwargs):
-        if not request.user.is_staff:
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _saved_secret(row: SpaceliftConnection | None) -> str | None:

@@ -13,14 +13,6 @@ from dashboard.models import AuditEntry
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def operator_client(client, django_user_model):
-    user = django_user_model.objects.create_user("olga", password="pw-olga-123")
-    user.groups.add(Group.objects.get(name="operators"))
-    client.force_login(user)
-    return client
-
-
 @pytest.fixture(autouse=True)
 def fresh_world(sim):
     """Actions change the simulated account: each test starts from the same one."""

@@ -18,13 +18,6 @@ URL = "/administration/spacelift/"
 GOOD_KEY = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
 
 
-@pytest.fixture
-def staff_client(client, django_user_model):
-    staff = django_user_model.objects.create_user("ops", password="pw-ops-123", is_staff=True)
-    client.force_login(staff)
-    return client
-
-
 def save(client, **values):
     data = {"action": "save", "host": "", "key_id": "", "secret": ""} | values
     return client.post(URL, data)

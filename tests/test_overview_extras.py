@@ -10,9 +10,9 @@ import pytest
 from dashboard.models import StackStateChange
 from dashboard.overview import attention_queue
 from dashboard.spacelift.types import Stack
+from tests.conftest import HTMX
 
 pytestmark = pytest.mark.django_db
-HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
 def stack(id_, state, *, ago_minutes=5, **fields):

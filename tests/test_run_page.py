@@ -10,10 +10,10 @@ import pytest
 from dashboard.run_views import build_timeline
 from dashboard.spacelift.types import Run
 from dashboard.templatetags.portal import humanize_seconds
+from tests.conftest import HTMX, parse, poll_values, region_of
 
 pytestmark = pytest.mark.django_db
 
-HTMX = {"HTTP_HX_REQUEST": "true"}
 UNKNOWN_RUN = "01J00000000000000000000000"
 
 
@@ -128,14 +128,13 @@ def test_transitions_in_the_same_second_keep_spacelifts_order():
 
 def test_the_run_region_polls_itself_and_answers_204_when_unchanged(viewer_client, connected):
     stack, run = a_run(connected, terminal=False)
-    html = page(viewer_client, stack, run, **HTMX).content.decode()
-    assert html.lstrip().startswith('<section id="run"')
-    assert "<html" not in html
-    region = re.search(r'<section id="run"[^>]*>', html).group(0)
-    assert f'hx-get="/stacks/{stack.id}/runs/{run.id}/"' in region
-    assert "portal:visible from:body" in region
-    version = re.search(r'"v": "([0-9a-f]+)"', region).group(1)
-    unchanged = viewer_client.get(f"/stacks/{stack.id}/runs/{run.id}/", {"v": version}, **HTMX)
+    fragment = parse(page(viewer_client, stack, run, **HTMX))
+    assert [tag.name for tag in fragment.find_all(recursive=False)] == ["section"]
+    region = region_of(fragment, "run")
+    assert region["hx-get"] == f"/stacks/{stack.id}/runs/{run.id}/"
+    assert "portal:visible from:body" in region["hx-trigger"]
+    values = poll_values(region)
+    unchanged = viewer_client.get(f"/stacks/{stack.id}/runs/{run.id}/", values, **HTMX)
     assert unchanged.status_code == 204
     assert unchanged.content == b""
     changed = viewer_client.get(f"/stacks/{stack.id}/runs/{run.id}/", {"v": "0" * 16}, **HTMX)

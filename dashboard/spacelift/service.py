@@ -314,3 +314,13 @@ def client_for(connection: Connection) -> SpaceliftClient:
         )
         _clients[connection.fingerprint] = client
     return client
+
+
+def forget_process_state() -> None:
+    """Drop what this process holds for every connection (decoded payloads, clients).
+
+    For tests, which start each case from a cold process; the shared cache is theirs to clear.
+    """
+    with _memo_lock:
+        _memo.clear()
+    _clients.clear()
