@@ -17,7 +17,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,6 +27,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import requests
+
+from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -40,12 +41,6 @@ CREATE_BENCH_USER = (
     "User.objects.filter(username='bench').exists() or "
     "User.objects.create_user('bench', password='bench-password-1')"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def stop(proc: subprocess.Popen) -> None:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 import re
-import socket
 
 import pytest
 from django.db import connection as db
 from django.test import Client
 
 from dashboard.models import SpaceliftConnection
+from tests.servers import free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -275,9 +275,7 @@ def test_connection_test_reports_a_host_that_does_not_speak_graphql(staff_client
 
 
 def test_connection_test_reports_an_unreachable_host(staff_client):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()  # nothing listens there once the helper has let it go
     response = staff_client.post(
         URL,
         {"action": "test", "host": f"http://127.0.0.1:{port}", "key_id": GOOD_KEY, "secret": "x"},
