@@ -15,6 +15,13 @@ from dashboard import regions
 from dashboard.spacelift import service
 from simulator.server import start_simulator
 
+# The [postgres] copies of the tests of modules that use `each_database`: see tests/postgres.py.
+from tests.postgres import (  # noqa: F401
+    django_db_modify_db_settings,
+    each_database,
+    pytest_collection_modifyitems,
+)
+
 # Django's default hasher costs about half a second per test user; the suite checks who may do
 # what, not how passwords are stored, so it hashes with MD5 (as healthchecks' tests do).
 settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

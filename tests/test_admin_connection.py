@@ -12,7 +12,8 @@ from django.test import Client
 from dashboard.models import SpaceliftConnection
 from tests.servers import free_port
 
-pytestmark = pytest.mark.django_db
+# Each test runs on SQLite and again on PostgreSQL (tests/postgres.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("each_database")]
 
 URL = "/administration/spacelift/"
 GOOD_KEY = "01ARZ3NDEKTSV4RRFFQ69G5FAV"

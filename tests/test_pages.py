@@ -11,7 +11,8 @@ from dashboard.spacelift.client import SpaceliftClient
 from simulator.world import RUNS_PAGE_SIZE
 from tests.conftest import HTMX, parse, poll_values, region_of
 
-pytestmark = pytest.mark.django_db
+# Each test runs on SQLite and again on PostgreSQL (tests/postgres.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("each_database")]
 
 
 def stacks_of(sim):
@@ -185,3 +186,14 @@ def test_older_runs_page_through_before(viewer_client, connected):
     assert len(first_ids) == RUNS_PAGE_SIZE
     assert second_ids and not set(first_ids) & set(second_ids)
     assert max(second_ids) < min(first_ids)  # ULIDs: older runs have smaller IDs
+
+
+def test_each_database_runs_on_the_database_it_names(each_database, django_user_model):
+    from django.db import connection, transaction
+
+    assert connection.vendor == {"sqlite": "sqlite", "postgres": "postgresql"}[each_database]
+    with transaction.atomic():  # the default alias's transactions are on the same server
+        django_user_model.objects.create_user("dora", password="pw-dora-123")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM auth_user WHERE username = %s", ["dora"])
+        assert cursor.fetchone() == (1,)
