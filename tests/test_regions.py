@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import pytest
 from django.test import RequestFactory
@@ -11,7 +12,7 @@ from django.urls import Resolver404, resolve
 
 from dashboard import regions
 from dashboard.regions import Region, polled_region, region_version
-from dashboard.spacelift.service import Problem, Snapshot
+from dashboard.spacelift.service import Problem, Snapshot, SpaceliftService
 from tests.conftest import HTMX, poll_values, region_of
 
 pytestmark = pytest.mark.django_db
@@ -95,7 +96,7 @@ def test_well_formed_ids_reach_their_views():
 
 
 def test_viewers_of_one_view_share_one_render_of_the_region(
-    viewer_client, staff_client, connected, monkeypatch
+    viewer_client, staff_client, still, monkeypatch
 ):
     renders = []
     real = regions.render_to_string
@@ -110,8 +111,28 @@ def test_viewers_of_one_view_share_one_render_of_the_region(
     assert len(renders) == 2
 
 
+@pytest.fixture
+def still(connected, monkeypatch):
+    """The stack list and the clocks of relative times held still: only the viewer varies."""
+    from dashboard.credentials import current_connection
+    from dashboard.templatetags import portal
+
+    snapshot = SpaceliftService(current_connection()).stacks()
+    assert snapshot.data
+    monkeypatch.setattr(SpaceliftService, "stacks", lambda self: snapshot)
+    now = datetime.now(tz=UTC)
+
+    class Frozen(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return now
+
+    monkeypatch.setattr(portal, "datetime", Frozen)
+    monkeypatch.setattr(regions, "time", SimpleNamespace(time=now.timestamp))
+
+
 def test_the_shared_region_is_the_same_bytes_for_a_viewer_and_an_operator(
-    viewer_client, operator_client, staff_client, connected
+    viewer_client, operator_client, staff_client, still
 ):
     """Each renders it afresh: a per-user control in the region would make them differ."""
     answers = []
@@ -124,7 +145,7 @@ def test_the_shared_region_is_the_same_bytes_for_a_viewer_and_an_operator(
     assert region_of(answers[0], "stacks").select("tr[data-stack]")
 
 
-def test_the_full_page_and_the_poll_show_the_same_region(viewer_client, connected):
+def test_the_full_page_and_the_poll_show_the_same_region(viewer_client, still):
     page = region_of(viewer_client.get("/?q=prod"), "stacks")
     poll = region_of(viewer_client.get("/", {"q": "prod"}, **HTMX), "stacks")
     assert poll_values(page) == poll_values(poll)
