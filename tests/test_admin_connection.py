@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import re
 
 import pytest
 from django.db import connection as db
 from django.test import Client
 
 from dashboard.models import SpaceliftConnection
+from tests.conftest import parse
 from tests.servers import free_port
 
 # Each test runs on SQLite and again on PostgreSQL (tests/postgres.py).
@@ -93,8 +93,8 @@ def test_saving_stores_the_secret_encrypted_and_never_shows_it(staff_client, sim
     html = staff_client.get(URL).content.decode()
     assert sim.key_secret not in html
     assert "a secret is saved" in html
-    assert re.search(r'<input type="password" name="secret"[^>]*>', html)
-    assert 'value="' not in re.search(r'<input type="password"[^>]*>', html).group(0)
+    secret = parse(html).select_one('input[type="password"][name="secret"]')
+    assert secret is not None and not secret.has_attr("value")
 
 
 def test_who_saved_last_and_when_is_shown(staff_client, sim):
@@ -235,8 +235,14 @@ def press_test_connection(client, sim, **values):
 
 
 def checks_of(response) -> list[tuple[str, str]]:
-    html = response.content.decode()
-    return re.findall(r'<li class="check (pass|fail)"><strong>\w+</strong> · ([^:]+):', html)
+    """(pass or fail, the check's name) for each check shown, in order."""
+    return [
+        (
+            "pass" if "pass" in item["class"] else "fail",
+            item.get_text().split("·", 1)[1].split(":", 1)[0].strip(),
+        )
+        for item in parse(response).select("li.check")
+    ]
 
 
 def test_connection_test_passes_every_check_against_the_simulator(staff_client, sim):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from dashboard.spacelift.account import Connection
@@ -115,8 +113,7 @@ def test_stack_page_shows_configuration_and_runs(viewer_client, connected):
         "Labels",
     ):
         assert f"<dt>{label}</dt>" in html
-    assert html.count("<tr data-run=") >= 1
-    run_id = re.search(r'<tr data-run="([0-9A-Z]+)"', html).group(1)
+    run_id = parse(html).select_one("tr[data-run]")["data-run"]
     assert f'href="{connected.url}/stack/{stack.id}/run/{run_id}"' in html
     assert connected.key_secret not in html
 
