@@ -13,11 +13,11 @@ Nothing here passes or fails: the machine is shared and noisy, so read the figur
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,9 +25,12 @@ import tempfile
 import threading
 import time
 from contextlib import contextmanager
+from html import unescape
 from pathlib import Path
 
 import requests
+
+from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -42,10 +45,9 @@ CREATE_BENCH_USER = (
 )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def poll_version(html: str) -> str:
+    """The version a polled region sends back (its hx-vals, see dashboard/regions.py)."""
+    return json.loads(unescape(re.search(r'hx-vals="([^"]*)"', html).group(1)))["v"]
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -81,8 +83,9 @@ def simulator(stacks: int, step_seconds: float = 7.0):
     proc = subprocess.Popen(
         [
             PY,
-            "manage.py",
-            "simulate_spacelift",
+            "-m",
+            "simulator",
+            "--quiet",
             "--port",
             str(port),
             "--stacks",
@@ -224,7 +227,7 @@ def viewers_per_interval(
             if response.status_code >= 500:
                 failures.append(1)
             if response.status_code == 200:
-                held = {"v": re.search(r'"v": "([0-9a-f]+)"', response.text).group(1)}
+                held = {"v": poll_version(response.text)}
             time.sleep(max(0.0, poll - (time.perf_counter() - began)))
 
     threads = [
@@ -267,7 +270,7 @@ def sample(
         response = session.get(url, timeout=60, **kwargs)
         times.append((time.perf_counter() - started) * 1000)
         if as_browser and response.status_code == 200:
-            kwargs["params"] = {"v": re.search(r'"v": "([0-9a-f]+)"', response.text).group(1)}
+            kwargs["params"] = {"v": poll_version(response.text)}
         head = sum(len(k) + len(v) + 4 for k, v in response.headers.items())
         sizes.append(len(response.content) + head)
         statuses.append(response.status_code)
@@ -305,7 +308,7 @@ def latency_table(url: str, stacks: int, samples: int) -> list[str]:
         ),
     }
     partial = session.get(url + "/", headers=htmx).text
-    version = re.search(r'"v": "([0-9a-f]+)"', partial).group(1)
+    version = poll_version(partial)
     rows["unchanged poll"] = sample(
         session, url + "/", samples, headers=htmx, params={"v": version}, as_browser=True
     )

@@ -8,47 +8,20 @@ name goes to Spacelift in the note where the mutation takes one (confirm and dis
 from __future__ import annotations
 
 import logging
-from functools import wraps
 
-from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from .connections import current_service
+from .credentials import current_service
+from .decorators import operator_required
 from .models import AuditEntry
 from .spacelift import errors
 from .spacelift.service import SpaceliftService
-from .views import RUN_ID, STACK_ID
 
 logger = logging.getLogger(__name__)
-
-OPERATE_PERMISSION = "dashboard.operate_stacks"
-
-
-def can_operate(user) -> bool:
-    return (
-        not settings.PORTAL_READ_ONLY
-        and user.is_authenticated
-        and user.has_perm(OPERATE_PERMISSION)
-    )
-
-
-def operator_required(view):
-    @wraps(view)
-    @login_required
-    def wrapper(request: HttpRequest, *args, **kwargs):
-        if settings.PORTAL_READ_ONLY:
-            raise PermissionDenied("The portal is read-only.")
-        if not request.user.has_perm(OPERATE_PERMISSION):
-            raise PermissionDenied("Acting on runs needs the operators group.")
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _service() -> SpaceliftService:
@@ -95,8 +68,6 @@ def _perform(request, service, action, stack_id, run_id, call) -> HttpResponse:
 @operator_required
 @require_http_methods(["GET", "POST"])
 def trigger_run(request: HttpRequest, stack_id: str) -> HttpResponse:
-    if not STACK_ID.match(stack_id):
-        raise Http404("No such stack")
     service = _service()
     if request.method == "POST":
         return _perform(
@@ -120,8 +91,6 @@ def trigger_run(request: HttpRequest, stack_id: str) -> HttpResponse:
 @operator_required
 @require_http_methods(["GET", "POST"])
 def run_action(request: HttpRequest, stack_id: str, run_id: str, action: str) -> HttpResponse:
-    if not STACK_ID.match(stack_id) or not RUN_ID.match(run_id):
-        raise Http404("No such run")
     if action not in (AuditEntry.Action.CONFIRM, AuditEntry.Action.DISCARD):
         raise Http404("No such action")
     service = _service()

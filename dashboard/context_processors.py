@@ -2,7 +2,7 @@ from django.http import HttpRequest
 
 
 def portal(request: HttpRequest) -> dict:
-    from .action_views import can_operate
+    from .decorators import can_operate
 
     user = getattr(request, "user", None)
     return {"can_operate": bool(user is not None and can_operate(user))}

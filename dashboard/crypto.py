@@ -47,11 +47,3 @@ def decrypt(token: str) -> str:
         raise UndecryptableSecret(
             "The saved API key secret cannot be decrypted with the current encryption key"
         ) from exc
-
-
-def reencrypt(token: str) -> str:
-    """Re-encrypt under the newest key (after a rotation)."""
-    try:
-        return _fernet().rotate(token.encode()).decode()
-    except (InvalidToken, ValueError) as exc:
-        raise UndecryptableSecret("The saved secret cannot be decrypted") from exc

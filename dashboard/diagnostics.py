@@ -12,13 +12,13 @@ from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
 
 from .spacelift import errors
-from .spacelift.client import SpaceliftClient
-from .spacelift.connection import (
+from .spacelift.account import (
     Connection,
     InvalidEndpoint,
     is_loopback_url,
     normalize_endpoint,
 )
+from .spacelift.client import SpaceliftClient
 
 HOST_CHECK = "Host answers with Spacelift's GraphQL API"
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
-from .spacelift.connection import (
+from .spacelift.account import (
     InvalidEndpoint,
     InvalidKeyID,
     normalize_endpoint,

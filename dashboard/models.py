@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 
 from . import crypto
-from .spacelift.connection import Connection
+from .spacelift.account import Connection
 
 
 class SpaceliftConnection(models.Model):

@@ -11,11 +11,15 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
+from django import forms
+from django.core.paginator import Paginator
 from django.http import QueryDict
 
 from .spacelift.types import Health, Stack, StackState
 
 PAGE_SIZES = (25, 50, 100, 250)
+# Longer search text is cut, not refused: a pasted paragraph still searches.
+MAX_TEXT_LENGTH = 200
 DEFAULT_PAGE_SIZE = 100
 SORTS = {
     "name": lambda s: (s.name.lower(), s.id),
@@ -53,31 +57,8 @@ class StackQuery:
 
     @classmethod
     def from_querydict(cls, params: QueryDict) -> StackQuery:
-        def text(name: str, limit: int = 200) -> str:
-            return (params.get(name) or "").strip()[:limit]
-
-        health = text("health")
-        sort = text("sort")
-        try:
-            page = max(1, int(params.get("page") or 1))
-        except ValueError:
-            page = 1
-        try:
-            per_page = int(params.get("per_page") or DEFAULT_PAGE_SIZE)
-        except ValueError:
-            per_page = DEFAULT_PAGE_SIZE
-        return cls(
-            q=text("q"),
-            health=health if health in Health._value2member_map_ else "",
-            state=text("state").upper(),
-            space=text("space"),
-            label=text("label"),
-            sort=sort if sort in SORTS else "health",
-            desc=params.get("dir") == "desc",
-            page=page,
-            per_page=per_page if per_page in PAGE_SIZES else DEFAULT_PAGE_SIZE,
-            group=_group(text("group", 60)),
-        )
+        """The query a query string asks for; what is invalid in it falls back to defaults."""
+        return StackQueryForm(params).query()
 
     def params(self, **changes) -> dict[str, str]:
         """The non-default parts of this query, with `changes` applied, for links."""
@@ -122,12 +103,47 @@ class StackQuery:
         return True
 
 
-def _group(value: str) -> str:
-    if value == "space":
-        return value
-    if value.startswith("label:") and len(value) > len("label:"):
-        return value
-    return ""
+class StackQueryForm(forms.Form):
+    """The overview's query string. Never shown as a form: it reads links and bookmarks, and
+    a field that does not validate is left at its default rather than failing the page."""
+
+    q = forms.CharField(required=False)
+    health = forms.ChoiceField(required=False, choices=[(h.value, h.value) for h in Health])
+    state = forms.CharField(required=False)
+    space = forms.CharField(required=False)
+    label = forms.CharField(required=False)
+    sort = forms.ChoiceField(required=False, choices=[(key, key) for key in SORTS])
+    dir = forms.ChoiceField(required=False, choices=[("asc", "asc"), ("desc", "desc")])
+    page = forms.IntegerField(required=False, min_value=1)
+    per_page = forms.TypedChoiceField(
+        required=False, coerce=int, choices=[(str(n), str(n)) for n in PAGE_SIZES]
+    )
+    # "space", or "label:<prefix>" to group by the labels that start with "<prefix>:".
+    group = forms.RegexField(required=False, regex=r"^(space|label:.+)$", max_length=60)
+
+    @classmethod
+    def query_from(cls, params: QueryDict) -> StackQuery:
+        return cls(params).query()
+
+    def query(self) -> StackQuery:
+        self.full_clean()
+        data = self.cleaned_data  # holds only the fields that validated
+
+        def text(name: str) -> str:
+            return (data.get(name) or "")[:MAX_TEXT_LENGTH]
+
+        return StackQuery(
+            q=text("q"),
+            health=data.get("health") or "",
+            state=text("state").upper(),
+            space=text("space"),
+            label=text("label"),
+            sort=data.get("sort") or "health",
+            desc=data.get("dir") == "desc",
+            page=data.get("page") or 1,
+            per_page=data.get("per_page") or DEFAULT_PAGE_SIZE,
+            group=data.get("group") or "",
+        )
 
 
 def group_of(stack: Stack, group: str) -> str:
@@ -262,9 +278,8 @@ def build_page(stacks: list[Stack], query: StackQuery, version: str = "") -> Sta
         keyed.sort(key=lambda pair: order[pair[0]])  # stable: the sort holds within groups
         matched = [stack for _, stack in keyed]
         group_counts = {name: group_counts[name] for name in sorted(order, key=order.get)}
-    pages = max(1, -(-len(matched) // query.per_page))
-    page = min(query.page, pages)
-    start = (page - 1) * query.per_page
+    # get_page: a page past the end shows the last one, as a bookmark of a shrunk list should.
+    page = Paginator(matched, query.per_page).get_page(query.page)
     sort_links = {
         key: SortLink(
             key=key,
@@ -283,12 +298,12 @@ def build_page(stacks: list[Stack], query: StackQuery, version: str = "") -> Sta
         counts = index.health_counts
     return StackPage(
         query=query,
-        stacks=matched[start : start + query.per_page],
+        stacks=list(page.object_list),
         matching=matched,
         total=len(stacks),
         matched=len(matched),
-        page=page,
-        pages=pages,
+        page=page.number,
+        pages=page.paginator.num_pages,
         counts=[(h, counts.get(h, 0)) for h in Health if h is not Health.UNKNOWN]
         + ([(Health.UNKNOWN, counts[Health.UNKNOWN])] if counts[Health.UNKNOWN] else []),
         spaces=index.spaces,

@@ -14,8 +14,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from . import audit, roles
+from .decorators import staff_required
 from .models import AuditEntry
-from .settings_views import staff_required
 
 
 @dataclass(frozen=True)

@@ -6,23 +6,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
+from .decorators import with_service
+from .regions import Region, or_404, render_regions
 from .run_actors import portal_actors
 from .spacelift.service import SpaceliftService
 from .spacelift.types import Health, Run, StateTransition, run_health, state_label
-from .views import (
-    RUN_ID,
-    STACK_ID,
-    _poll_seconds,
-    _region_version,
-    _template,
-    _unchanged,
-    with_service,
-)
 
 
 @dataclass(frozen=True)
@@ -72,28 +64,18 @@ def build_timeline(run: Run, now: datetime) -> list[TimelineEntry]:
 def run_detail(
     request: HttpRequest, service: SpaceliftService, stack_id: str, run_id: str
 ) -> HttpResponse:
-    if not (STACK_ID.match(stack_id) and RUN_ID.match(run_id)):
-        raise Http404("No such run")
-    connection = service.connection
-    snapshot = service.run(stack_id, run_id)
+    snapshot = or_404(service.run(stack_id, run_id), "No such run")
     run = snapshot.data
-    if run is None and snapshot.problem is None:
-        raise Http404("No such run")
-    version = _region_version(snapshot, stack_id, run_id)
-    if unchanged := _unchanged(request, version, snapshot):
-        return unchanged
-    context = {
-        "connection": connection,
+    # A run that has ended never changes again: its page stops polling.
+    moving = run is None or not (run.finished or run.state.is_terminal)
+    region = Region.of(request, "run", snapshot, stack_id, run_id, polling=moving)
+    return render_regions(request, "dashboard/run.html", [region], {
+        "connection": service.connection,
         "stack_id": stack_id,
         "run_id": run_id,
         "snapshot": snapshot,
         "run": run,
         "timeline": build_timeline(run, datetime.now(tz=UTC)) if run else [],
-        # A run that has ended never changes again: its page stops polling.
-        "polling": run is None or not (run.finished or run.state.is_terminal),
-        "version": version,
-        "poll_seconds": _poll_seconds(snapshot),
         "portal_actors": portal_actors([run_id]).get(run_id, []),
-        "key_id": connection.key_id,
-    }
-    return render(request, _template(request, "run", "run"), context)
+        "key_id": service.connection.key_id,
+    })  # fmt: skip

@@ -1,31 +1,36 @@
-from django.urls import path
+from django.urls import path, register_converter
 
 from . import (
     action_views,
+    admin_views,
     audit_views,
+    converters,
     export_views,
     module_views,
     people_views,
     run_views,
-    settings_views,
     views,
 )
+
+# A malformed stack or run ID is a 404 here, before any view runs.
+register_converter(converters.StackIdConverter, "stack_id")
+register_converter(converters.RunIdConverter, "run_id")
 
 app_name = "dashboard"
 
 urlpatterns = [
     path("", views.overview, name="overview"),
-    path("stacks/<str:stack_id>/", views.stack_detail, name="stack"),
-    path("stacks/<str:stack_id>/runs/<str:run_id>/", run_views.run_detail, name="run"),
+    path("stacks/<stack_id:stack_id>/", views.stack_detail, name="stack"),
+    path("stacks/<stack_id:stack_id>/runs/<run_id:run_id>/", run_views.run_detail, name="run"),
     path("modules/", module_views.module_list, name="modules"),
     path(
         "administration/spacelift/",
-        settings_views.spacelift_connection,
+        admin_views.spacelift_connection,
         name="admin_connection",
     ),
-    path("stacks/<str:stack_id>/actions/trigger/", action_views.trigger_run, name="trigger"),
+    path("stacks/<stack_id:stack_id>/actions/trigger/", action_views.trigger_run, name="trigger"),
     path(
-        "stacks/<str:stack_id>/runs/<str:run_id>/actions/<str:action>/",
+        "stacks/<stack_id:stack_id>/runs/<run_id:run_id>/actions/<str:action>/",
         action_views.run_action,
         name="run_action",
     ),
@@ -38,7 +43,7 @@ urlpatterns = [
         name="people_operator",
     ),
     path("status.json", export_views.status_json, name="status_json"),
-    path("stacks/<str:stack_id>/badge.svg", export_views.stack_badge, name="badge"),
+    path("stacks/<stack_id:stack_id>/badge.svg", export_views.stack_badge, name="badge"),
     path("metrics", export_views.metrics, name="metrics"),
     path("healthz", views.healthz, name="healthz"),
 ]

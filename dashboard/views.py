@@ -1,121 +1,27 @@
-"""The portal's pages. One view per URL serves the full page and, for htmx, its partial."""
+"""The portal's pages. One view per URL serves the full page and, for htmx, its regions.
+
+How a region polls (version, 204, interval, stale banner) lives in `regions.py`.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
-import threading
-import time
-from collections import OrderedDict
 from datetime import timedelta
-from functools import wraps
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db import connection as db_connection
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from . import history
-from .connections import ConnectionProblem, current_connection
-from .overview import ATTENTION_LIMIT, StackQuery, attention_queue, build_page, index_for
+from .converters import RUN_ID
+from .decorators import with_service
+from .overview import ATTENTION_LIMIT, StackQueryForm, attention_queue, build_page, index_for
+from .regions import Region, or_404, render_regions
 from .run_actors import portal_actors
-from .spacelift.service import Snapshot, SpaceliftService
-
-# Spacelift stack IDs are slugs; run IDs are ULIDs. Anything else never reaches Spacelift.
-STACK_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-RUN_ID = re.compile(r"^[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}$")
-# Relative times ("4 min") are re-rendered at least this often even when data is unchanged.
-RELATIVE_TIME_GRANULARITY_SECONDS = 60
-
-
-def _region_version(snapshot: Snapshot, *parts: str) -> str:
-    """Names what a region shows; equal versions mean an identical fragment."""
-    problem = snapshot.problem
-    seed = "|".join(
-        (
-            snapshot.version,
-            problem.summary if problem else "",
-            str(int(time.time() // RELATIVE_TIME_GRANULARITY_SECONDS)),
-            *parts,
-        )
-    )
-    return hashlib.blake2b(seed.encode(), digest_size=8).hexdigest()
-
-
-def _unchanged(request: HttpRequest, version: str, snapshot: Snapshot) -> HttpResponse | None:
-    """For a poll whose browser already holds `version`: 204, and no table on the wire."""
-    if not (request.htmx and request.GET.get("v") == version):
-        return None
-    response = HttpResponse(status=204)
-    fetched_at = snapshot.fetched_at.timestamp() if snapshot.fetched_at else None
-    response["HX-Trigger"] = json.dumps({"portal:unchanged": {"fetchedAt": fetched_at}})
-    return response
-
-
-class _RenderedRegions:
-    """The overview region as last rendered for each version, shared by every viewer.
-
-    The region holds nothing personal (no user name, no CSRF token), and its version names
-    the data, the query, the problem and the minute, so equal versions render equal bytes:
-    a hundred viewers of one view cost one render per change.
-    """
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._items: OrderedDict[tuple[str, str], bytes] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[str, str]) -> bytes | None:
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        return None
-
-    def put(self, key: tuple[str, str], html: bytes) -> None:
-        with self._lock:
-            self._items[key] = html
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-
-
-# About 120 KB each at 100 rows: a few MB for the views people keep open.
-_rendered_regions = _RenderedRegions(size=32)
-
-
-def _poll_seconds(snapshot: Snapshot) -> int:
-    """Poll at the configured pace; after a failure, no sooner than the service will retry."""
-    interval = settings.PORTAL_POLL_SECONDS
-    if snapshot.problem:
-        interval = max(interval, int(snapshot.problem.retry_after) + 1)
-    return interval
-
-
-def _template(request: HttpRequest, page: str, partial: str) -> str:
-    return f"dashboard/{page}.html#{partial}" if request.htmx else f"dashboard/{page}.html"
-
-
-def with_service(view):
-    """Call `view(request, service, ...)` with the current connection's service, or show
-    what is missing: no connection yet, or one that cannot be used as configured."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        try:
-            connection = current_connection()
-        except ConnectionProblem as exc:
-            return render(request, "dashboard/not_configured.html", {"problem": str(exc)})
-        if connection is None:
-            return render(request, "dashboard/not_configured.html", {})
-        return view(request, SpaceliftService(connection), *args, **kwargs)
-
-    return wrapper
+from .spacelift.service import SpaceliftService
 
 
 @require_GET
@@ -125,44 +31,40 @@ def with_service(view):
 def overview(request: HttpRequest, service: SpaceliftService) -> HttpResponse:
     connection = service.connection
     snapshot = service.stacks()
-    query = StackQuery.from_querydict(request.GET)
-    version = _region_version(snapshot, query.url())
-    if unchanged := _unchanged(request, version, snapshot):
-        return unchanged
-    if request.htmx and (html := _rendered_regions.get((connection.fingerprint, version))):
-        return HttpResponse(html)
-    page = attention = strips = since = None
-    if snapshot.data is not None:
-        page = build_page(snapshot.data, query, snapshot.version)
-        stuck_after = timedelta(minutes=settings.PORTAL_STUCK_MINUTES)
-        # The queue, like the counts, describes the stacks the filters and search match.
-        if query.filtered:
-            attention = attention_queue(page.matching, stuck_after=stuck_after)
-        else:
-            attention = index_for(snapshot.version, snapshot.data).attention(stuck_after)
-        history.record_changes(connection.fingerprint, snapshot)
-        strips = history.strips(connection.fingerprint, page.stacks)
-        if not request.htmx:
-            since = history.since_last_look(request.user, connection.fingerprint)
+    query = StackQueryForm.query_from(request.GET)
+    stacks = Region.of(request, "stacks", snapshot, query.url(), url=request.path + query.url())
+
+    def context() -> dict:
+        page = attention = strips = since = None
+        if snapshot.data is not None:
+            page = build_page(snapshot.data, query, snapshot.version)
+            stuck_after = timedelta(minutes=settings.PORTAL_STUCK_MINUTES)
+            # The queue, like the counts, describes the stacks the filters and search match.
             if query.filtered:
-                since = since.only({stack.id for stack in page.matching})
-    context = {
-        "connection": connection,
-        "snapshot": snapshot,
-        "page": page,
-        "query": query,
-        "version": version,
-        "poll_seconds": _poll_seconds(snapshot),
-        "attention": attention[:ATTENTION_LIMIT] if attention else [],
-        "attention_more": max(0, len(attention or []) - ATTENTION_LIMIT),
-        "attention_stacks": len({item.stack.id for item in attention or []}),
-        "strips": strips or {},
-        "since": since,
-    }
-    response = render(request, _template(request, "overview", "stacks"), context)
-    if request.htmx:
-        _rendered_regions.put((connection.fingerprint, version), response.content)
-    return response
+                attention = attention_queue(page.matching, stuck_after=stuck_after)
+            else:
+                attention = index_for(snapshot.version, snapshot.data).attention(stuck_after)
+            history.record_changes(connection.fingerprint, snapshot)
+            strips = history.strips(connection.fingerprint, page.stacks)
+            if not request.htmx:
+                since = history.since_last_look(request.user, connection.fingerprint)
+                if query.filtered:
+                    since = since.only({stack.id for stack in page.matching})
+        return {
+            "connection": connection,
+            "snapshot": snapshot,
+            "page": page,
+            "query": query,
+            "attention": attention[:ATTENTION_LIMIT] if attention else [],
+            "attention_more": max(0, len(attention or []) - ATTENTION_LIMIT),
+            "attention_stacks": len({item.stack.id for item in attention or []}),
+            "strips": strips or {},
+            "since": since,
+        }
+
+    return render_regions(
+        request, "dashboard/overview.html", [stacks], context, shared_by=connection.fingerprint
+    )
 
 
 @require_GET
@@ -170,48 +72,27 @@ def overview(request: HttpRequest, service: SpaceliftService) -> HttpResponse:
 @vary_on_headers("HX-Request")
 @with_service
 def stack_detail(request: HttpRequest, service: SpaceliftService, stack_id: str) -> HttpResponse:
-    connection = service.connection
-    if not STACK_ID.match(stack_id):
-        raise Http404("No such stack")
     before = request.GET.get("before") or None
     if before is not None and not RUN_ID.match(before):
         before = None
-    region = request.GET.get("region") if request.htmx else None
-    stack = service.stack(stack_id)
-    if stack.data is None and stack.problem is None:
-        raise Http404("No such stack")
+    stack = or_404(service.stack(stack_id), "No such stack")
     runs = service.runs(stack_id, before)
     environment = service.stack_config(stack_id)
-    snapshots = {"stack": stack, "runs": runs, "environment": environment}
-    versions = {
-        "stack": _region_version(stack, stack_id),
-        "runs": _region_version(runs, stack_id, before or ""),
-        "environment": _region_version(environment, stack_id),
-    }
-    if region in versions:
-        snapshot = snapshots[region]
-        if unchanged := _unchanged(request, versions[region], snapshot):
-            return unchanged
-    context = {
-        "connection": connection,
+    regions = [
+        Region.of(request, "stack", stack, stack_id),
+        Region.of(request, "runs", runs, stack_id, before=before),
+        Region.of(request, "environment", environment, stack_id),
+    ]
+    return render_regions(request, "dashboard/stack.html", regions, {
+        "connection": service.connection,
         "stack_id": stack_id,
-        "stack_snapshot": stack,
         "stack": stack.data,
-        "runs_snapshot": runs,
         "runs": runs.data,
         "before": before,
         "older_url": f"?before={runs.data[-1].id}" if runs.data else None,
-        "versions": versions,
-        "stack_poll_seconds": _poll_seconds(stack),
-        "runs_poll_seconds": _poll_seconds(runs),
-        "environment_snapshot": environment,
         "environment": environment.data,
-        "environment_poll_seconds": _poll_seconds(environment),
         "portal_actors": portal_actors(run.id for run in runs.data or ()),
-    }
-    partial = region if region in versions else None
-    template = f"dashboard/stack.html#{partial}" if partial else "dashboard/stack.html"
-    return render(request, template, context)
+    })  # fmt: skip
 
 
 @never_cache

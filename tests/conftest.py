@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
-import pytest
-from django.conf import settings
-from django.core.cache import cache
+import json
 
-from dashboard import views
-from dashboard.simulator.server import start_simulator
+import pytest
+from bs4 import BeautifulSoup, Tag
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.core.cache import cache
+from django.test import Client
+
+from dashboard import regions
 from dashboard.spacelift import service
+from simulator.server import start_simulator
+
+# The [postgres] copies of the tests of modules that use `each_database`: see tests/postgres.py.
+from tests.postgres import (  # noqa: F401
+    django_db_modify_db_settings,
+    each_database,
+    pytest_collection_modifyitems,
+)
 
 # Django's default hasher costs about half a second per test user; the suite checks who may do
 # what, not how passwords are stored, so it hashes with MD5 (as healthchecks' tests do).
@@ -38,9 +50,8 @@ def sim(simulator):
     simulator.set_faults(mode=None, latency=0, unauthorized_once=False, registry_no_access=False)
     simulator.reset_stats()
     cache.clear()
-    service._memo.clear()
-    service._clients.clear()
-    views._rendered_regions._items.clear()
+    service.forget_process_state()
+    regions.shared_regions.clear()
     yield simulator
     simulator.set_faults(mode=None, latency=0, unauthorized_once=False, registry_no_access=False)
 
@@ -56,6 +67,32 @@ def connected(sim, settings):
     return sim
 
 
+# What htmx sends with every request it makes (a poll): `client.get(url, **HTMX)`.
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def parse(response_or_html) -> Tag:
+    """A page or fragment as a tree, to assert on with CSS selectors."""
+    if isinstance(response_or_html, Tag):
+        return response_or_html
+    content = getattr(response_or_html, "content", response_or_html)
+    if isinstance(content, bytes):
+        content = content.decode()
+    return BeautifulSoup(content, "html.parser")
+
+
+def region_of(response_or_html, name: str) -> Tag:
+    """The polled `<section id=name>`; fails the test when there is none."""
+    region = parse(response_or_html).select_one(f"section#{name}")
+    assert region is not None, f"no region #{name}"
+    return region
+
+
+def poll_values(region: Tag) -> dict[str, str]:
+    """What the region sends back with its poll (hx-vals): its name, version, and so on."""
+    return json.loads(region["hx-vals"])
+
+
 @pytest.fixture
 def user(django_user_model):
     return django_user_model.objects.create_user("viewer", password="pw-viewer-123")
@@ -63,5 +100,25 @@ def user(django_user_model):
 
 @pytest.fixture
 def viewer_client(client, user):
+    """Logged in, in no group: may look, may not act or administer."""
     client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def operator_client(django_user_model):
+    """Logged in, in the operators group: may trigger, confirm and discard runs."""
+    operator = django_user_model.objects.create_user("olga", password="pw-olga-123")
+    operator.groups.add(Group.objects.get(name="operators"))
+    client = Client()
+    client.force_login(operator)
+    return client
+
+
+@pytest.fixture
+def staff_client(django_user_model):
+    """Logged in as staff (not a superuser): may administer the connection and read the audit."""
+    staff = django_user_model.objects.create_user("ops", password="pw-ops-123", is_staff=True)
+    client = Client()
+    client.force_login(staff)
     return client

@@ -66,6 +66,10 @@ def _postgres_bin() -> str | None:
     return os.path.dirname(found[-1]) if found else None
 
 
+def postgres_available() -> bool:
+    return _postgres_bin() is not None
+
+
 @contextmanager
 def postgres_server() -> Iterator[str]:
     bindir = _postgres_bin()

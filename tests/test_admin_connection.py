@@ -3,26 +3,20 @@
 from __future__ import annotations
 
 import logging
-import re
-import socket
 
 import pytest
 from django.db import connection as db
 from django.test import Client
 
 from dashboard.models import SpaceliftConnection
+from tests.conftest import parse
+from tests.servers import free_port
 
-pytestmark = pytest.mark.django_db
+# Each test runs on SQLite and again on PostgreSQL (tests/postgres.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("each_database")]
 
 URL = "/administration/spacelift/"
 GOOD_KEY = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
-
-
-@pytest.fixture
-def staff_client(client, django_user_model):
-    staff = django_user_model.objects.create_user("ops", password="pw-ops-123", is_staff=True)
-    client.force_login(staff)
-    return client
 
 
 def save(client, **values):
@@ -99,8 +93,8 @@ def test_saving_stores_the_secret_encrypted_and_never_shows_it(staff_client, sim
     html = staff_client.get(URL).content.decode()
     assert sim.key_secret not in html
     assert "a secret is saved" in html
-    assert re.search(r'<input type="password" name="secret"[^>]*>', html)
-    assert 'value="' not in re.search(r'<input type="password"[^>]*>', html).group(0)
+    secret = parse(html).select_one('input[type="password"][name="secret"]')
+    assert secret is not None and not secret.has_attr("value")
 
 
 def test_who_saved_last_and_when_is_shown(staff_client, sim):
@@ -243,8 +237,14 @@ def press_test_connection(client, sim, *, htmx: bool = False, **values):
 
 
 def checks_of(response) -> list[tuple[str, str]]:
-    html = response.content.decode()
-    return re.findall(r'<li class="check (pass|fail)"><strong>\w+</strong> · ([^:]+):', html)
+    """(pass or fail, the check's name) for each check shown, in order."""
+    return [
+        (
+            "pass" if "pass" in item["class"] else "fail",
+            item.get_text().split("·", 1)[1].split(":", 1)[0].strip(),
+        )
+        for item in parse(response).select("li.check")
+    ]
 
 
 def test_connection_test_passes_every_check_against_the_simulator(staff_client, sim):
@@ -287,9 +287,7 @@ def test_connection_test_reports_a_host_that_does_not_speak_graphql(
 
 
 def test_connection_test_reports_an_unreachable_named_simulator(staff_client, settings):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()  # nothing listens there once the helper has let it go
     response = staff_client.post(
         URL,
         {"action": "test", "host": f"http://127.0.0.1:{port}", "key_id": GOOD_KEY, "secret": "x"},
@@ -321,7 +319,7 @@ def test_the_secret_is_never_logged(staff_client, sim, caplog):
 
 @pytest.fixture
 def empty_sim():
-    from dashboard.simulator.server import start_simulator
+    from simulator.server import start_simulator
 
     handle = start_simulator(port=0, stacks=0, seed=3)
     yield handle
@@ -400,7 +398,7 @@ def test_the_right_secret_typed_after_a_wrong_one_saved_is_the_one_saved(staff_c
 @pytest.fixture
 def other_host():
     """A second Spacelift-compatible server: where a staff member might point the portal."""
-    from dashboard.simulator.server import start_simulator
+    from simulator.server import start_simulator
 
     handle = start_simulator(port=0, stacks=2, seed=5)
     yield handle
@@ -450,9 +448,7 @@ def test_link_local_and_metadata_addresses_are_refused(staff_client, host):
 def test_errors_on_unnamed_local_ports_do_not_say_what_answers(staff_client, sim):
     sim.set_faults(mode="not_json")
     answering = press_test_connection(staff_client, sim)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        closed = sock.getsockname()[1]
+    closed = free_port()
     silent = staff_client.post(
         URL,
         {"action": "test", "host": f"http://127.0.0.1:{closed}", "key_id": GOOD_KEY, "secret": "x"},
@@ -471,7 +467,7 @@ def test_an_error_report_never_shows_the_typed_secret(staff_client, sim, monkeyp
     from django.core.signals import got_request_exception
     from django.views.debug import ExceptionReporter
 
-    from dashboard import settings_views
+    from dashboard import admin_views
 
     def broken(connection, **kwargs):
         raise RuntimeError("a bug while testing")
@@ -481,7 +477,7 @@ def test_an_error_report_never_shows_the_typed_secret(staff_client, sim, monkeyp
     def report(sender, request, **kwargs):
         reports.append(ExceptionReporter(request, *sys.exc_info(), is_email=True))
 
-    monkeypatch.setattr(settings_views, "run_checks", broken)
+    monkeypatch.setattr(admin_views, "run_checks", broken)
     got_request_exception.connect(report)
     staff_client.raise_request_exception = False
     try:

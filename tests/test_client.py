@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import socket
 import time
 
 import pytest
 from django.core.cache import cache
 
 from dashboard.spacelift import errors
+from dashboard.spacelift.account import Connection
 from dashboard.spacelift.client import SpaceliftClient
-from dashboard.spacelift.connection import Connection
 from dashboard.spacelift.types import Health, StackState
+from simulator.world import RUNS_PAGE_SIZE
+from tests.servers import free_port
 
 
 def make_client(sim, *, secret=None, key_id=None, read_timeout=2.0, clock=time.time):
@@ -135,9 +136,7 @@ def test_a_hung_spacelift_is_a_timeout_within_the_read_timeout(sim):
 
 
 def test_an_unreachable_host_is_reported_as_unreachable():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()  # nothing listens there once the helper has let it go
     connection = Connection(f"http://127.0.0.1:{port}", "01ARZ3NDEKTSV4RRFFQ69G5FAV", "s")
     client = SpaceliftClient(connection, connect_timeout=1.0, read_timeout=1.0)
     with pytest.raises(errors.Unreachable):
@@ -159,15 +158,20 @@ def test_an_unknown_stack_is_none_not_an_error(sim):
 
 def test_runs_page_through_before_newest_first(sim):
     client = make_client(sim)
-    stack = next(s for s in client.list_stacks() if s.health is Health.HEALTHY)
+    world = sim.world
+    stack = next(
+        s
+        for s in world.stacks
+        if s.id not in world.active_stack_ids and len(s.runs_of_type("TRACKED")) > RUNS_PAGE_SIZE
+    )
     first = client.list_runs(stack.id)
-    assert first, "a finished stack has run history"
+    assert len(first) == RUNS_PAGE_SIZE
     created = [r.created_at for r in first]
     assert created == sorted(created, reverse=True)
     second = client.list_runs(stack.id, before=first[-1].id)
+    assert second, "the stack has more runs than one page"
     assert not {r.id for r in first} & {r.id for r in second}
-    if second:
-        assert second[0].created_at <= first[-1].created_at
+    assert second[0].created_at <= first[-1].created_at
 
 
 def test_a_single_run_reads_with_its_history(sim):

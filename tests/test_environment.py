@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import base64
-import re
 
 import pytest
-from django.utils.html import escape
 
 from dashboard.spacelift.types import ConfigElement, ConfigType
+from tests.conftest import HTMX, poll_values, region_of
 
 pytestmark = pytest.mark.django_db
-
-HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
 def stack_with(sim, test):
@@ -24,24 +21,25 @@ def stack_with(sim, test):
     )
 
 
-def region(html: str) -> str:
-    return re.search(r'<section id="environment".*?</section>', html, re.S).group(0)
-
-
 def test_the_stack_page_lists_variables_and_mounted_files_with_plain_values(
     viewer_client, connected
 ):
     stack = stack_with(connected, lambda c: c.type == "FILE_MOUNT")
-    html = region(viewer_client.get(f"/stacks/{stack.id}/").content.decode())
+    region = region_of(viewer_client.get(f"/stacks/{stack.id}/"), "environment")
+    rows = {row["data-config"]: row for row in region.select("tr[data-config]")}
+    assert set(rows) == {element.id for element in stack.config}
     for element in stack.config:
-        assert f"<code>{escape(element.id)}</code>" in html
+        name, kind, value = rows[element.id].select("td")[:3]
+        assert name.code.get_text() == element.id
         if element.type == "FILE_MOUNT":
-            content = base64.b64decode(element.value).decode()
-            assert f"<pre><code>{escape(content)}</code></pre>" in html
-            assert "Mounted file" in html
-        elif not element.write_only:
-            assert f"<code>{escape(element.value)}</code>" in html
-    assert "Environment variable" in html
+            assert kind.get_text().startswith("Mounted file")
+            assert (
+                value.select_one("pre code").get_text() == base64.b64decode(element.value).decode()
+            )
+        else:
+            assert kind.get_text() == "Environment variable"
+            if not element.write_only:
+                assert value.code.get_text() == element.value
 
 
 def test_a_write_only_value_never_reaches_the_page(viewer_client, connected):
@@ -58,8 +56,8 @@ def test_a_write_only_value_never_reaches_the_page(viewer_client, connected):
         ).content.decode()
     finally:
         element.value = None
-    assert f"<code>{element.id}</code>" in html
-    assert "hidden (write-only)" in region(html)
+    row = region_of(html, "environment").select_one(f'tr[data-config="{element.id}"]')
+    assert row.select_one("td.value").get_text() == "hidden (write-only)"
     assert planted not in html
     assert planted not in partial
     assert element.checksum not in html  # a hash of a short secret can be guessed
@@ -86,10 +84,8 @@ def test_the_environment_region_polls_itself_and_answers_204_when_unchanged(
 ):
     stack = stack_with(connected, lambda c: True)
     url = f"/stacks/{stack.id}/"
-    html = viewer_client.get(url, {"region": "environment"}, **HTMX).content.decode()
-    assert html.lstrip().startswith('<section id="environment"')
-    version = re.search(r'"v": "([0-9a-f]+)"', html).group(1)
-    response = viewer_client.get(url, {"region": "environment", "v": version}, **HTMX)
+    region = region_of(viewer_client.get(url, {"region": "environment"}, **HTMX), "environment")
+    response = viewer_client.get(url, poll_values(region), **HTMX)
     assert response.status_code == 204
 
 

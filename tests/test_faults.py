@@ -8,12 +8,12 @@ from __future__ import annotations
 import pytest
 from django.core.cache import cache
 
-from dashboard.connections import current_connection
+from dashboard.credentials import current_connection
 from dashboard.spacelift.service import SpaceliftService
+from tests.conftest import HTMX
 
 pytestmark = pytest.mark.django_db
 
-HTMX = {"HTTP_HX_REQUEST": "true"}
 FAULTS = ["http500", "not_json", "unauthorized", "hang", "graphql_error", "rate_limit"]
 
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import re
 import time
 
 import pytest
 
 from dashboard import module_views
 from dashboard.spacelift import errors
+from dashboard.spacelift.account import Connection, default_registry_org
 from dashboard.spacelift.client import SpaceliftClient
-from dashboard.spacelift.connection import Connection, default_registry_org
 from dashboard.spacelift.types import ModuleVersions, version_key
+from tests.conftest import parse
 from tests.servers import free_port
 
 pytestmark = pytest.mark.django_db
@@ -30,18 +30,12 @@ def registry(connected):
 
 
 def module_items(html: str) -> dict[str, str]:
-    """Each module's <li>, by module ID."""
-    items = re.findall(
-        r'(<li class="module panel" data-module="([^"]+)">.*?</li>\s*(?=<li class="module|</ul>))',
-        html,
-        re.S,
-    )
-    return {module_id: item for item, module_id in items}
+    """Each module's <li> (as HTML), by module ID."""
+    return {item["data-module"]: str(item) for item in parse(html).select("li.module[data-module]")}
 
 
 def shown_versions(item: str) -> list[str]:
-    listing = re.search(r'<ol class="versions".*?</ol>', item, re.S)
-    return re.findall(r"<li><code>([^<]+)</code>", listing.group(0)) if listing else []
+    return [code.get_text() for code in parse(item).select("ol.versions > li > code")]
 
 
 def test_the_modules_page_requires_login(client):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 
 import pytest
@@ -10,10 +9,10 @@ import pytest
 from dashboard.run_views import build_timeline
 from dashboard.spacelift.types import Run
 from dashboard.templatetags.portal import humanize_seconds
+from tests.conftest import HTMX, parse, poll_values, region_of
 
 pytestmark = pytest.mark.django_db
 
-HTMX = {"HTTP_HX_REQUEST": "true"}
 UNKNOWN_RUN = "01J00000000000000000000000"
 
 
@@ -38,8 +37,10 @@ def page(viewer_client, stack, run, **extra):
 
 def timeline_rows(html: str) -> list[tuple[str, str]]:
     """(state, time in state) for each row of the timeline, top to bottom."""
-    rows = re.findall(r'<tr data-state="([A-Z_]+)".*?<td class="in-state">(.*?)</td>', html, re.S)
-    return [(state, re.sub(r"<[^>]+>", "", cell).strip()) for state, cell in rows]
+    return [
+        (row["data-state"], row.select_one("td.in-state").get_text(strip=True))
+        for row in parse(html).select("table.timeline tr[data-state]")
+    ]
 
 
 def test_the_run_page_requires_login(client):
@@ -128,14 +129,13 @@ def test_transitions_in_the_same_second_keep_spacelifts_order():
 
 def test_the_run_region_polls_itself_and_answers_204_when_unchanged(viewer_client, connected):
     stack, run = a_run(connected, terminal=False)
-    html = page(viewer_client, stack, run, **HTMX).content.decode()
-    assert html.lstrip().startswith('<section id="run"')
-    assert "<html" not in html
-    region = re.search(r'<section id="run"[^>]*>', html).group(0)
-    assert f'hx-get="/stacks/{stack.id}/runs/{run.id}/"' in region
-    assert "portal:visible from:body" in region
-    version = re.search(r'"v": "([0-9a-f]+)"', region).group(1)
-    unchanged = viewer_client.get(f"/stacks/{stack.id}/runs/{run.id}/", {"v": version}, **HTMX)
+    fragment = parse(page(viewer_client, stack, run, **HTMX))
+    assert [tag.name for tag in fragment.find_all(recursive=False)] == ["section"]
+    region = region_of(fragment, "run")
+    assert region["hx-get"] == f"/stacks/{stack.id}/runs/{run.id}/"
+    assert "portal:visible from:body" in region["hx-trigger"]
+    values = poll_values(region)
+    unchanged = viewer_client.get(f"/stacks/{stack.id}/runs/{run.id}/", values, **HTMX)
     assert unchanged.status_code == 204
     assert unchanged.content == b""
     changed = viewer_client.get(f"/stacks/{stack.id}/runs/{run.id}/", {"v": "0" * 16}, **HTMX)
@@ -186,12 +186,12 @@ def test_a_commit_message_with_html_is_escaped(viewer_client, connected):
     html = page(viewer_client, stack, run).content.decode()
     assert "&lt;img src=x onerror=alert(1)&gt;" in html
     assert "<img src=x" not in html
+    assert not parse(html).select("[onerror]")
 
 
 def test_the_stack_page_links_each_run_to_its_page(viewer_client, connected):
     stack, _ = a_run(connected)
-    html = viewer_client.get(f"/stacks/{stack.id}/").content.decode()
-    run_ids = re.findall(r'<tr data-run="([0-9A-Z]+)"', html)
-    assert run_ids
-    for run_id in run_ids:
-        assert f'href="/stacks/{stack.id}/runs/{run_id}/"' in html
+    rows = parse(viewer_client.get(f"/stacks/{stack.id}/")).select("tr[data-run]")
+    assert rows
+    for row in rows:
+        assert row.select_one("a.run-link")["href"] == f"/stacks/{stack.id}/runs/{row['data-run']}/"

@@ -1,4 +1,4 @@
-"""Several processes sharing Redis; the database on PostgreSQL. Real servers, no mocks."""
+"""Several processes sharing Redis. A real server, no mocks. (PostgreSQL: tests/postgres.py.)"""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import postgres_server, redis_server
+from tests.servers import redis_server
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -19,7 +19,7 @@ WORKER = textwrap.dedent(
     """
     import os, time, django
     django.setup()
-    from dashboard.connections import current_connection
+    from dashboard.credentials import current_connection
     from dashboard.spacelift.service import SpaceliftService
     start = float(os.environ["START_AT"])
     time.sleep(max(0, start - time.time()))
@@ -80,27 +80,14 @@ def test_the_service_works_on_django_redis_cache(sim, settings):
             }
         }
         from dashboard.spacelift import service as service_module
-        from dashboard.spacelift.connection import Connection
+        from dashboard.spacelift.account import Connection
 
-        service_module._memo.clear()
+        service_module.forget_process_state()
         svc = service_module.SpaceliftService(
             Connection(sim.url, sim.key_id, sim.key_secret), ttl=60
         )
         first = svc.stacks()
-        service_module._memo.clear()  # as another process would: decode from Redis
+        service_module.forget_process_state()  # as another process would: decode from Redis
         second = svc.stacks()
         assert first.version == second.version and len(second.data) == 48
         assert sim.stats()["by_field"].get("stacks") == 1
-
-
-@pytest.mark.postgres
-def test_the_database_tests_pass_on_postgresql(simulator):
-    with postgres_server() as database_url:
-        result = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-             "tests/test_admin_connection.py", "tests/test_pages.py", "-x"],
-            env=os.environ | {"DATABASE_URL": database_url},
-            cwd=ROOT, capture_output=True, text=True, timeout=600,
-        )  # fmt: skip
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    assert " passed" in result.stdout

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from dashboard.spacelift import errors
+from dashboard.spacelift.account import Connection
 from dashboard.spacelift.client import SpaceliftClient
-from dashboard.spacelift.connection import Connection
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parent.parent

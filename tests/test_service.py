@@ -7,8 +7,8 @@ import threading
 import pytest
 
 from dashboard.spacelift import service as service_module
+from dashboard.spacelift.account import Connection
 from dashboard.spacelift.client import SpaceliftClient
-from dashboard.spacelift.connection import Connection
 from dashboard.spacelift.service import SpaceliftService
 
 
@@ -112,7 +112,7 @@ def test_a_process_that_holds_a_version_does_not_decode_it_again(sim, monkeypatc
     monkeypatch.setattr(service_module, "_decode", lambda b: loads.append(1) or real_decode(b))
     svc.stacks()
     assert loads == []
-    service_module._memo.clear()
+    service_module.forget_process_state()  # as a fresh process would
     svc.stacks()
     assert loads == [1]
 

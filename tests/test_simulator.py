@@ -16,7 +16,7 @@ import requests
 from graphql import GraphQLObjectType, GraphQLUnionType, execute
 from graphql.utilities import get_operation_ast
 
-from dashboard.simulator.server import (
+from simulator.server import (
     DEFAULT_KEY_ID,
     DEFAULT_KEY_SECRET,
     RequestContext,
@@ -28,7 +28,7 @@ from dashboard.simulator.server import (
     load_schema,
     start_simulator,
 )
-from dashboard.simulator.world import (
+from simulator.world import (
     RUN_STATES,
     RUN_TYPES,
     RUNS_PAGE_SIZE,
@@ -74,7 +74,7 @@ RUN_FIELDS = """
   delta { addCount changeCount deleteCount resources }
   history { hasLogs note state stateVersion terminal timestamp username }
 """
-# ../shared/spacelift-api.md, "Stack fields", plus the run lists.
+# docs/spacelift-api.md, "Stack fields", plus the run lists.
 DOCUMENTED_STACK_FIELDS = """
   id name description state stateSetAt branch repository namespace projectRoot provider
   repositoryURL labels space spaceDetails administrative autodeploy autoretry canWrite deleted
@@ -706,7 +706,7 @@ def test_it_counts_token_exchanges_and_queries(sim: SimulatorHandle) -> None:
 def test_the_log_never_holds_the_secret_variables_or_token(
     sim: SimulatorHandle, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.INFO, logger="dashboard.simulator"):
+    with caplog.at_level(logging.INFO, logger="simulator"):
         token = exchange(sim)
         post(sim, RUNS, {"id": "payments-prod"}, token=token)
         deadline = time.monotonic() + 2

@@ -1,6 +1,6 @@
 """The only code that talks to Spacelift: gql over requests, token exchange, error mapping.
 
-Facts relied on are in ../shared/spacelift-api.md: the API key is exchanged for a JWT with
+Facts relied on are in docs/spacelift-api.md: the API key is exchanged for a JWT with
 `apiKeyUser` (null for an unknown key ID, a GraphQL error for a wrong secret); the JWT is
 trusted until `validUntil` and re-exchanged 30 s before, as spacectl does; an expired token
 shows up as a GraphQL error containing "unauthorized", answered by one re-exchange and one
@@ -28,7 +28,7 @@ from gql.transport.exceptions import (
 from gql.transport.requests import RequestsHTTPTransport
 
 from . import documents, errors
-from .connection import Connection, InvalidEndpoint, refuse_internal_address
+from .account import Connection, InvalidEndpoint, refuse_internal_address
 from .types import ConfigElement, Module, ModuleVersions, Run, Space, Stack
 
 logger = logging.getLogger(__name__)
@@ -156,7 +156,7 @@ class SpaceliftClient:
 
         `GET <registry>/registry/modules/v1/<org>/<name>/<provider>/versions` with the same
         JWT. An empty list may mean the token may not read the module's space: Spacelift
-        answers that way instead of a 401 (../shared/spacelift-api.md, "Module registry").
+        answers that way instead of a 401 (docs/spacelift-api.md, "Module registry").
         A 401 gets one re-exchange and one retry, like `unauthorized` on GraphQL.
         """
         source = f"{org}/{name}/{provider}"
@@ -416,16 +416,6 @@ class SpaceliftClient:
         text = "; ".join(str(e.get("message", "")) for e in errs)[:300]
         # Belt and braces: a server that echoes the request must not put the secret on a page.
         return text.replace(self.connection.secret, "[secret]") if self.connection.secret else text
-
-    def close(self) -> None:
-        transport = getattr(self._local, "transport", None)
-        if transport is not None:
-            transport.close()
-            self._local.transport = None
-        session = getattr(self._local, "registry_session", None)
-        if session is not None:
-            session.close()
-            self._local.registry_session = None
 
 
 def _is_unauthorized(errs: list[dict[str, Any]]) -> bool:

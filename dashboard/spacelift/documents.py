@@ -1,4 +1,4 @@
-"""The GraphQL documents the portal sends. Only fields ../shared/spacelift-api.md lists.
+"""The GraphQL documents the portal sends. Only fields docs/spacelift-api.md lists.
 
 A field Spacelift does not have makes it reject the whole query, so nothing here is guessed.
 """

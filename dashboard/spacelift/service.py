@@ -27,9 +27,9 @@ from django.conf import settings
 from django.core.cache import cache
 
 from . import errors
+from .account import Connection, InvalidEndpoint, default_registry_org, normalize_endpoint
 from .client import SpaceliftClient
-from .connection import Connection, InvalidEndpoint, default_registry_org, normalize_endpoint
-from .types import ConfigElement, Module, ModuleVersions, Run, Space, Stack
+from .types import ConfigElement, Module, ModuleVersions, Run, Stack
 
 logger = logging.getLogger(__name__)
 
@@ -112,9 +112,6 @@ class SpaceliftService:
         return self._read(
             f"runs:{stack_id}:{before or ''}", lambda: self.client.list_runs(stack_id, before)
         )
-
-    def spaces(self) -> Snapshot[list[Space]]:
-        return self._read("spaces", self.client.list_spaces)
 
     def run(self, stack_id: str, run_id: str) -> Snapshot[Run | None]:
         return self._read(f"run:{stack_id}:{run_id}", lambda: self.client.get_run(stack_id, run_id))
@@ -317,3 +314,13 @@ def client_for(connection: Connection) -> SpaceliftClient:
         )
         _clients[connection.fingerprint] = client
     return client
+
+
+def forget_process_state() -> None:
+    """Drop what this process holds for every connection (decoded payloads, clients).
+
+    For tests, which start each case from a cold process; the shared cache is theirs to clear.
+    """
+    with _memo_lock:
+        _memo.clear()
+    _clients.clear()

@@ -2,17 +2,18 @@
 
 Spacelift adds enum values over time (READY arrived in 2026), so every enum here has UNKNOWN,
 and the raw value is kept beside it so a page can still show what Spacelift said.
-See ../shared/spacelift-api.md, "Enums".
+See docs/spacelift-api.md, "Enums".
 """
 
 from __future__ import annotations
 
 import base64
 import enum
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from packaging.version import InvalidVersion, Version
 
 
 class _TolerantEnum(enum.StrEnum):
@@ -577,26 +578,16 @@ class Module:
         )
 
 
-_VERSION = re.compile(r"^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:-([0-9A-Za-z.-]+))?(?:\+.*)?$")
-
-
 def version_key(version: str) -> tuple[Any, ...]:
-    """Orders semantic versions: 1.10.0 after 1.9.0, and 1.0.0-rc1 before 1.0.0.
+    """Orders module versions: 1.10.0 after 1.9.0, and 1.0.0-rc1 before 1.0.0.
 
-    Anything that is not a version sorts before every version, by its text.
+    `packaging` reads semantic versions the registry lists (a leading "v", "-rc.2", "-beta.1");
+    anything it cannot read sorts before every version, by its text.
     """
-    match = _VERSION.match(version.strip())
-    if not match:
+    try:
+        return (1, Version(version.strip()))
+    except InvalidVersion:
         return (0, version)
-    major, minor, patch, pre = match.groups()
-    numbers = (int(major), int(minor or 0), int(patch or 0))
-    # A release sorts after its pre-releases; pre-release parts compare numerically if numbers.
-    pre_key = (
-        (1,)
-        if pre is None
-        else (0, *((0, int(p), "") if p.isdigit() else (1, 0, p) for p in pre.split(".")))
-    )
-    return (1, numbers, pre_key)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from django.conf import settings
 
 from . import crypto
 from .models import SpaceliftConnection
-from .spacelift.connection import Connection, InvalidEndpoint, normalize_endpoint
+from .spacelift.account import Connection, InvalidEndpoint, normalize_endpoint
 from .spacelift.service import SpaceliftService
 
 

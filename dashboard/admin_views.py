@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import logging
-from functools import wraps
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -18,32 +15,20 @@ from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
 from . import audit, crypto
-from .connections import (
+from .credentials import (
     ConnectionProblem,
     current_connection,
     environment_connection,
     environment_is_set,
 )
+from .decorators import staff_required
 from .diagnostics import run_checks
 from .forms import ConnectionForm
 from .models import SpaceliftConnection
-from .spacelift.connection import Connection
+from .spacelift.account import Connection
 from .spacelift.service import SpaceliftService
 
 logger = logging.getLogger(__name__)
-
-
-def staff_required(view):
-    """Anonymous users go to login; logged-in users who are not staff get 403."""
-
-    @wraps(view)
-    @login_required
-    def wrapper(request: HttpRequest, *args, **kwargs):
-        if not request.user.is_staff:
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _saved_secret(row: SpaceliftConnection | None) -> str | None:

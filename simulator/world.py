@@ -1,7 +1,7 @@
 """A simulated Spacelift account: spaces, stacks and runs that move with the clock.
 
 Everything is deterministic from a seed and a start time, so a test can rebuild the same
-account. Behaviour follows ../shared/spacelift-api.md:
+account. Behaviour follows docs/spacelift-api.md:
 
 - a stack's state is the state of its latest tracked run whose state is also a stack state
   (QUEUED is not one: a queued run does not change the stack); NONE means it never ran;
@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 # ---------------------------------------------------------------------------------------
-# Enumerations (../shared/spacelift-api.md, "Enums")
+# Enumerations (docs/spacelift-api.md, "Enums")
 
 STACK_STATES = (
     "APPLYING",
@@ -1675,7 +1675,7 @@ class World:
         return _search(self.modules, search_input, _MODULE_FIELDS, "id")
 
 
-# Predicate fields (../shared/spacelift-api.md, "Queries"): field -> (kind, values of a stack)
+# Predicate fields (docs/spacelift-api.md, "Queries"): field -> (kind, values of a stack)
 _STACK_FIELDS: dict[str, tuple[str, Callable[[Any], Iterable[Any]]]] = {
     "administrative": ("boolean", lambda s: [s.administrative]),
     "locked": ("boolean", lambda s: [s.locked_by is not None]),

@@ -3,14 +3,14 @@
 `POST /graphql` takes `{"query", "variables", "operationName"}`, parses and validates the
 query against the schema (a field Spacelift lacks is rejected as a whole, with HTTP 200 and
 no `data`, as a real GraphQL server does), checks the bearer token and executes it.
-Authentication follows ../shared/spacelift-api.md, "Transport and authentication":
+Authentication follows docs/spacelift-api.md, "Transport and authentication":
 `apiKeyUser(id, secret)` needs no token and returns `null` for an unknown key ID and a
 GraphQL error for a wrong secret; everything else needs `Authorization: Bearer <jwt>` of an
 unexpired token this server issued, or it fails with an error whose message contains
 `unauthorized`.
 
 `GET /registry/modules/v1/<org>/<module>/<provider>/versions` is the private module registry
-(the Terraform registry protocol, ../shared/spacelift-api.md, "Module registry"): the org is
+(the Terraform registry protocol, docs/spacelift-api.md, "Module registry"): the org is
 `simulated`, the token the same JWT, and with `registry_no_access` it answers an empty
 versions list, as Spacelift does to a token that may not read the module's space.
 

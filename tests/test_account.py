@@ -1,6 +1,6 @@
 import pytest
 
-from dashboard.spacelift.connection import (
+from dashboard.spacelift.account import (
     Connection,
     InvalidEndpoint,
     InvalidKeyID,
@@ -90,8 +90,8 @@ def test_the_client_will_not_send_the_secret_to_a_metadata_address(monkeypatch):
     import socket
 
     from dashboard.spacelift import errors
+    from dashboard.spacelift.account import Connection
     from dashboard.spacelift.client import SpaceliftClient
-    from dashboard.spacelift.connection import Connection
 
     def resolves_to_metadata(host, port, *args, **kwargs):
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("169.254.169.254", port))]

@@ -2,7 +2,7 @@
 
 The host may be given bare (`mycorp.app.spacelift.io`, Roadie's convention) or as a URL
 (`https://mycorp.app.spacelift.io/`, spacectl's `SPACELIFT_API_KEY_ENDPOINT`); see
-../shared/spacelift-api.md, "Transport and authentication". Plain http is for loopback only,
+docs/spacelift-api.md, "Transport and authentication". Plain http is for loopback only,
 which is where a simulator runs.
 """
 
