@@ -92,6 +92,8 @@ def stack_badge(request: HttpRequest, stack_id: str) -> HttpResponse:
     service = current_service()
     if service is None:
         raise Http404("No Spacelift connection")
+    if not service.may_exist(stack_id):
+        raise Http404("No such stack")
     snapshot = service.stack(stack_id)
     if snapshot.data is None and snapshot.problem is None:
         raise Http404("No such stack")

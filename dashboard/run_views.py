@@ -74,6 +74,8 @@ def run_detail(
     if not (STACK_ID.match(stack_id) and RUN_ID.match(run_id)):
         raise Http404("No such run")
     connection = service.connection
+    if not service.may_exist(stack_id):
+        raise Http404("No such run")
     snapshot = service.run(stack_id, run_id)
     run = snapshot.data
     if run is None and snapshot.problem is None:

@@ -24,6 +24,7 @@ from . import history
 from .connections import ConnectionProblem, current_connection
 from .overview import ATTENTION_LIMIT, StackQuery, build_page, index_for
 from .spacelift.service import Snapshot, SpaceliftService
+from .spacelift.shared_cache import shared_cache
 
 # Spacelift stack IDs are slugs; run IDs are ULIDs. Anything else never reaches Spacelift.
 STACK_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -169,11 +170,16 @@ def stack_detail(request: HttpRequest, service: SpaceliftService, stack_id: str)
     if before is not None and not RUN_ID.match(before):
         before = None
     region = request.GET.get("region") if request.htmx else None
-    stack = service.stack(stack_id)
+    if not service.may_exist(stack_id):
+        raise Http404("No such stack")
+    reads = service.read_many(
+        stack=lambda: service.stack(stack_id),
+        runs=lambda: service.runs(stack_id, before),
+        environment=lambda: service.stack_config(stack_id),
+    )
+    stack, runs, environment = reads["stack"], reads["runs"], reads["environment"]
     if stack.data is None and stack.problem is None:
         raise Http404("No such stack")
-    runs = service.runs(stack_id, before)
-    environment = service.stack_config(stack_id)
     snapshots = {"stack": stack, "runs": runs, "environment": environment}
     versions = {
         "stack": _region_version(stack, stack_id),
@@ -207,11 +213,15 @@ def stack_detail(request: HttpRequest, service: SpaceliftService, stack_id: str)
 
 @never_cache
 def healthz(request: HttpRequest) -> HttpResponse:
-    """Up when the database answers, whatever Spacelift is doing."""
+    """Up when the database answers, whatever Spacelift is doing. It never reads Spacelift.
+
+    A cache that cannot be reached is reported ("degraded") but keeps the instance in: pages
+    go on from each process's memory, and taking instances out would not bring Redis back.
+    """
     try:
         with db_connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
     except Exception:  # any database failure means "not healthy"
         return JsonResponse({"status": "error", "database": "unavailable"}, status=503)
-    return JsonResponse({"status": "ok"})
+    return JsonResponse({"status": "ok", "cache": "ok" if shared_cache.check() else "degraded"})

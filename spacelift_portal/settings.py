@@ -177,6 +177,10 @@ PORTAL_STUCK_MINUTES = env.int("PORTAL_STUCK_MINUTES", default=15)
 PORTAL_HISTORY_DAYS = env.int("PORTAL_HISTORY_DAYS", default=30)
 # Lets Prometheus scrape /metrics with "Authorization: Bearer <token>"; empty: login only.
 PORTAL_METRICS_TOKEN = env("PORTAL_METRICS_TOKEN", default="")
+# How many requests per process may wait on Spacelift at once; the others answer from the
+# cache at once. Keep it below gunicorn's --threads, so /healthz and cached pages always find
+# a free thread while Spacelift hangs.
+PORTAL_SPACELIFT_CONCURRENCY = max(1, env.int("PORTAL_SPACELIFT_CONCURRENCY", default=4))
 # Off only for benchmarks: every page view then queries Spacelift, like the peers do.
 PORTAL_CACHE = env.bool("PORTAL_CACHE", default=True)
 # Fernet key(s) for the stored API key secret, newest first; derived from SECRET_KEY if unset.

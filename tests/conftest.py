@@ -9,6 +9,7 @@ from django.core.cache import cache
 from dashboard import views
 from dashboard.simulator.server import start_simulator
 from dashboard.spacelift import service
+from dashboard.spacelift.clock import clock as service_clock
 
 # Django's default hasher costs about half a second per test user; the suite checks who may do
 # what, not how passwords are stored, so it hashes with MD5 (as healthchecks' tests do).
@@ -38,10 +39,11 @@ def sim(simulator):
     simulator.set_faults(mode=None, latency=0, unauthorized_once=False, registry_no_access=False)
     simulator.reset_stats()
     cache.clear()
-    service._memo.clear()
-    service._clients.clear()
+    service.reset_process_state()
+    service_clock.reset()
     views._rendered_regions._items.clear()
     yield simulator
+    service_clock.reset()
     simulator.set_faults(mode=None, latency=0, unauthorized_once=False, registry_no_access=False)
 
 
@@ -65,3 +67,11 @@ def user(django_user_model):
 def viewer_client(client, user):
     client.force_login(user)
     return client
+
+
+@pytest.fixture
+def clock():
+    """The service's clock: `clock.advance(seconds)` instead of sleeping."""
+    service_clock.reset()
+    yield service_clock
+    service_clock.reset()
