@@ -102,11 +102,28 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # SQLite behind a threaded web server: WAL lets readers go on while one writes; writers
+    # take the lock when their transaction starts (IMMEDIATE) and queue for up to `timeout`
+    # seconds instead of failing with "database is locked" halfway through.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        }
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # locmem (the default) serves one process; set CACHE_URL=redis://... for several workers or
 # machines, so they share one token and one upstream query per interval.
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://spacelift-portal")}
+if "redis" in CACHES["default"]["BACKEND"].lower():
+    # A Redis that stopped answering costs a page at most this long before the portal goes on
+    # from its own memory (dashboard/spacelift/shared_cache.py).
+    CACHES["default"].setdefault("OPTIONS", {}).update(
+        {"socket_connect_timeout": 1, "socket_timeout": 1}
+    )
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -6,8 +6,9 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import OperationalError
 
-from dashboard.models import StackStateChange
+from dashboard.models import LastSeenState, LastVisit, StackStateChange
 from dashboard.overview import attention_queue
 from dashboard.spacelift.types import Stack
 
@@ -47,15 +48,13 @@ def test_the_overview_shows_the_queue_for_the_simulator(viewer_client, connected
         assert f'href="/stacks/{s.id}/"' in queue
 
 
-def test_state_changes_are_recorded_and_shown_since_the_last_look(viewer_client, connected):
+def test_state_changes_are_recorded_and_shown_since_the_last_look(viewer_client, connected, clock):
     connected.rebuild_world(48, seed=7)
     viewer_client.get("/")  # the baseline, and the first look
     assert StackStateChange.objects.count() == 0
     moving = set(connected.world.active_stack_ids)
     connected.step()
-    from django.core.cache import cache
-
-    cache.clear()  # the interval ends
+    clock.advance(61)  # the interval ends, and a minute passes
     html = viewer_client.get("/").content.decode()
     changed = set(StackStateChange.objects.values_list("stack_id", flat=True))
     assert changed and changed <= moving
@@ -121,3 +120,30 @@ def test_metrics_need_login_or_the_token(client, connected, settings):
     total = sum(int(n) for n in re.findall(r'spacelift_portal_stacks\{health="\w+"\} (\d+)', text))
     assert total == 48
     assert text.count("spacelift_stack_state{") == 48
+
+
+def test_a_look_within_a_minute_writes_no_visit(viewer_client, connected, clock, user):
+    viewer_client.get("/")
+    first = LastVisit.objects.get(user=user).seen_at
+    clock.advance(30)
+    viewer_client.get("/")
+    assert LastVisit.objects.get(user=user).seen_at == first
+    clock.advance(31)
+    viewer_client.get("/")
+    assert LastVisit.objects.get(user=user).seen_at > first
+
+
+def test_a_database_that_refuses_the_bookkeeping_does_not_fail_the_page(
+    viewer_client, connected, monkeypatch, caplog
+):
+    def locked(*args, **kwargs):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(LastVisit.objects, "update_or_create", locked)
+    monkeypatch.setattr(StackStateChange.objects, "bulk_create", locked)
+    monkeypatch.setattr(LastSeenState.objects, "bulk_create", locked)
+    response = viewer_client.get("/")
+    assert response.status_code == 200
+    assert 'data-stack="' in response.content.decode()
+    assert "Last visit of user" in caplog.text
+    assert "Observed changes not recorded" in caplog.text
