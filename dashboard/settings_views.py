@@ -12,6 +12,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods
 
 from . import crypto
@@ -43,6 +44,7 @@ def staff_required(view):
     return wrapper
 
 
+@sensitive_variables()
 def _saved_secret(row: SpaceliftConnection | None) -> str | None:
     if row is None or not row.has_secret:
         return None
@@ -53,8 +55,10 @@ def _saved_secret(row: SpaceliftConnection | None) -> str | None:
 
 
 @never_cache
+@sensitive_post_parameters("secret")
 @staff_required
 @require_http_methods(["GET", "POST"])
+@sensitive_variables()  # innermost: it marks the frame of the function it wraps
 def spacelift_connection(request: HttpRequest) -> HttpResponse:
     row = SpaceliftConnection.load()
     saved_secret = _saved_secret(row)
@@ -125,6 +129,7 @@ def _env_summary() -> dict[str, str]:
     return {"base_url": connection.base_url, "key_id": connection.key_id}
 
 
+@sensitive_variables()
 def _forget(row: SpaceliftConnection, saved_secret: str | None) -> None:
     """Drop the old connection's token and cached data, so nothing keeps using it."""
     if saved_secret is not None:
@@ -132,6 +137,7 @@ def _forget(row: SpaceliftConnection, saved_secret: str | None) -> None:
 
 
 @transaction.atomic
+@sensitive_variables()
 def _save(request, row, saved_secret, host: str, key_id: str, secret: str) -> None:
     if row is not None:
         _forget(row, saved_secret)

@@ -81,6 +81,10 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
+# How many proxies in front append X-Forwarded-For (a TLS proxy: 1). 0: the header is ignored.
+# The lockout and the audit log use the client address this gives (dashboard/client_address.py).
+PORTAL_TRUSTED_PROXY_COUNT = max(0, env.int("PORTAL_TRUSTED_PROXY_COUNT", default=0))
+AXES_CLIENT_IP_CALLABLE = "dashboard.client_address.client_address"
 
 ROOT_URLCONF = "spacelift_portal.urls"
 WSGI_APPLICATION = "spacelift_portal.wsgi.application"
@@ -203,13 +207,34 @@ PORTAL_CACHE = env.bool("PORTAL_CACHE", default=True)
 # Fernet key(s) for the stored API key secret, newest first; derived from SECRET_KEY if unset.
 PORTAL_ENCRYPTION_KEY = env("PORTAL_ENCRYPTION_KEY", default="")
 
+# Mail, for password reset only: without EMAIL_URL (smtp+tls://user:password@host:587) the
+# password-reset pages are not published, since their mail would go nowhere.
+EMAIL_URL = env("EMAIL_URL", default="")
+if EMAIL_URL:
+    vars().update(env.email_url("EMAIL_URL"))
+    DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="webmaster@localhost")
+
+# Secret-bearing variables and POST fields are hidden on error pages even with DEBUG on.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "dashboard.log.SecretSafeReporterFilter"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "one_line": {
+            "()": "dashboard.log.OneLineFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s: %(message)s",
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console_one_line": {"class": "logging.StreamHandler", "formatter": "one_line"},
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {
+        # A bad Host header is a scanner or a misconfigured proxy: one line, no traceback.
+        "django.security": {"handlers": ["console_one_line"], "propagate": False},
         # gql logs request payloads at DEBUG, and the token exchange carries the secret.
         "gql": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 import requests
+from django.views.decorators.debug import sensitive_variables
 from gql import GraphQLRequest
 from gql.transport.exceptions import (
     TransportConnectionFailed,
@@ -309,6 +310,7 @@ class SpaceliftClient:
         finally:
             self.cache.delete(lock_key)
 
+    @sensitive_variables()
     def _exchange(self) -> Token:
         conn = self.connection
         data, errs = self._post(documents.API_KEY_USER, {"id": conn.key_id, "secret": conn.secret})
