@@ -81,6 +81,7 @@ def reset_process_state() -> None:
         _memo.clear()
     _clients.clear()
     budget.reset()
+    shared_cache.reset()
 
 
 def _version_of(payload: bytes) -> str:

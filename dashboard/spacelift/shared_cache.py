@@ -41,6 +41,12 @@ class FallbackCache:
         """True while the shared cache cannot be reached and this process uses its memory."""
         return self._down_since is not None
 
+    def reset(self) -> None:
+        """Back to the shared cache, forgetting the outage (for tests)."""
+        with self._lock:
+            self._down_since = None
+            self.local.clear()
+
     def check(self) -> bool:
         """Touch the shared cache (unless resting after a failure); True when it answers."""
         self._call("get", "portal:healthz")
