@@ -170,13 +170,14 @@ def stack_detail(request: HttpRequest, service: SpaceliftService, stack_id: str)
     if before is not None and not RUN_ID.match(before):
         before = None
     region = request.GET.get("region") if request.htmx else None
-    if not service.may_exist(stack_id):
-        raise Http404("No such stack")
-    reads = service.read_many(
-        stack=lambda: service.stack(stack_id),
-        runs=lambda: service.runs(stack_id, before),
-        environment=lambda: service.stack_config(stack_id),
-    )
+    with service.one_deadline():
+        if not service.may_exist(stack_id):
+            raise Http404("No such stack")
+        reads = service.read_many(
+            stack=lambda: service.stack(stack_id),
+            runs=lambda: service.runs(stack_id, before),
+            environment=lambda: service.stack_config(stack_id),
+        )
     stack, runs, environment = reads["stack"], reads["runs"], reads["environment"]
     if stack.data is None and stack.problem is None:
         raise Http404("No such stack")

@@ -104,3 +104,19 @@ def test_an_invalidated_result_is_read_again(sim):
     svc.invalidate("stacks")
     svc.stacks()
     assert sim.stats()["by_field"]["stacks"] == 2
+
+
+def test_a_page_that_must_read_the_stack_list_first_still_has_one_deadline(sim):
+    svc = make_service(sim, read_timeout=1.0)
+    svc.client.token()
+    sim.set_faults(mode="hang")
+    with svc.one_deadline():
+        listed = svc.may_exist("payments-prod")  # the list hangs until the page's deadline
+        reads = svc.read_many(
+            stack=lambda: svc.stack("payments-prod"), runs=lambda: svc.runs("payments-prod")
+        )
+    sim.set_faults(mode=None)
+    assert listed  # without a list, the stack is asked for
+    assert all(r.problem and r.data is None for r in reads.values())
+    # The deadline was spent on the list: the page's other reads never reached Spacelift.
+    assert sim.stats()["by_field"].get("stack", 0) == 0

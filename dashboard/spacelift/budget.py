@@ -75,6 +75,17 @@ def lent(deadline: float) -> Iterator[None]:
         _local.deadline = None
 
 
+@contextmanager
+def page(deadline: float) -> Iterator[None]:
+    """On a request thread: every read of this page, here or in the pool, ends by `deadline`."""
+    previous = getattr(_local, "deadline", None)
+    _local.deadline = deadline if previous is None else min(previous, deadline)
+    try:
+        yield
+    finally:
+        _local.deadline = previous
+
+
 def page_deadline() -> float | None:
     """The `time.monotonic()` deadline of the page this thread reads for, if any."""
     return getattr(_local, "deadline", None)

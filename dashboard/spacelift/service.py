@@ -1,24 +1,14 @@
 """The cached service every view reads Spacelift through.
 
 One upstream query per key per poll interval, however many people watch. A result is kept in
-Django's cache as a small head (version, when fetched, until when it is fresh) and its payload,
-both for LAST_GOOD_SECONDS: freshness is decided by `clock`, not by the cache forgetting, so
-data that has expired is still there to show.
-
-- Stale-while-revalidate: when a result has expired, the one request that wins a lock taken
-  with `cache.add` (atomic in locmem and Redis alike) asks Spacelift; every other request is
-  answered at once with the last data. Only a request with nothing to show waits for it.
-- A failed read serves the last good result marked stale, and Spacelift is left alone for a
-  backoff period that grows with each failure and honours Retry-After.
-- At most PORTAL_SPACELIFT_CONCURRENCY requests per process wait on Spacelift at once; any
-  other answers from what is cached, so a hung Spacelift never holds every server thread (and
-  `/healthz` behind them).
-- A page's reads run concurrently under one deadline (`read_many`).
-- The cache may go away (Redis stopped): `shared_cache` then keeps this process going on its
-  own memory, and the decoded results this process holds are served.
-
-A poll whose version matches the browser's needs the head only; a process that already holds
-a version in memory never unpickles it again.
+Django's cache as a small head (version, fetched at, fresh until) and its payload, both for
+LAST_GOOD_SECONDS: freshness is decided by `clock`, so expired data is still there to show.
+When it has expired, the one request that wins a lock (`cache.add`) asks Spacelift and every
+other is answered at once with the last data (stale-while-revalidate); only a request with
+nothing to show waits. A failed read serves the last good result marked stale and backs off
+(growing, honouring Retry-After). `budget` caps the requests waiting on Spacelift and gives a
+page one deadline; `shared_cache` survives Redis going away. A process that already holds a
+version never unpickles it again.
 """
 
 from __future__ import annotations
@@ -28,8 +18,9 @@ import logging
 import pickle
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import wait as wait_for_futures
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -173,6 +164,14 @@ class SpaceliftService:
             return True
         return stack_id in _stack_ids(listed.version, listed.data)
 
+    @contextmanager
+    def one_deadline(self) -> Iterator[None]:
+        """Every read in this block (and its `read_many`) ends by one deadline, the read
+        timeout from now: a page waits on Spacelift once, however many things it reads."""
+        at = time.monotonic() + self.client.timeout[1]
+        with budget.page(at), self.client.deadline(at):
+            yield
+
     def read_many(self, **reads: Callable[[], Snapshot[Any]]) -> dict[str, Snapshot[Any]]:
         """Run a page's reads at once under one deadline (the read timeout) for them all.
 
@@ -180,7 +179,7 @@ class SpaceliftService:
         answered from the cache return at once; the others share one permit and one deadline,
         so a hung Spacelift holds the page no longer than SPACELIFT_TIMEOUT_SECONDS in all.
         """
-        deadline = time.monotonic() + self.client.timeout[1]
+        deadline = budget.page_deadline() or time.monotonic() + self.client.timeout[1]
         with budget.permit() as permitted:
             if not permitted or len(reads) == 1:
                 return {name: read() for name, read in reads.items()}
