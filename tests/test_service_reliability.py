@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
+from dashboard.simulator.server import DEFAULT_HANG_SECONDS
 from dashboard.spacelift.client import SpaceliftClient
 from dashboard.spacelift.connection import Connection
 from dashboard.spacelift.service import SpaceliftService
@@ -11,6 +14,12 @@ from dashboard.spacelift.service import SpaceliftService
 # The client would wait this long; the simulator's hang ends first, with an error.
 PATIENT_TIMEOUT = 20.0
 HANG_SECONDS = 1.0
+
+
+@pytest.fixture(autouse=True)
+def hang_seconds_restored(sim):
+    yield
+    sim.set_faults(hang_seconds=DEFAULT_HANG_SECONDS)
 
 
 def make_service(sim, *, read_timeout: float = 2.0, ttl: float = 10) -> SpaceliftService:
@@ -120,3 +129,18 @@ def test_a_page_that_must_read_the_stack_list_first_still_has_one_deadline(sim):
     assert all(r.problem and r.data is None for r in reads.values())
     # The deadline was spent on the list: the page's other reads never reached Spacelift.
     assert sim.stats()["by_field"].get("stack", 0) == 0
+
+
+def test_without_a_permit_a_read_of_what_another_is_fetching_says_so(sim, settings):
+    settings.PORTAL_SPACELIFT_CONCURRENCY = 1
+    svc = make_service(sim, read_timeout=PATIENT_TIMEOUT)
+    svc.client.token()
+    sim.set_faults(mode="hang", hang_seconds=HANG_SECONDS)
+    fetching, _ = in_thread(svc.stacks)
+    wait_until_simulator_saw(sim, "stacks", 1)
+    answer = svc.stacks()
+    fetching.join(timeout=30)
+    sim.set_faults(mode=None)
+    assert answer.data is None
+    assert answer.problem.summary == "Still reading from Spacelift"
+    assert sim.stats()["by_field"]["stacks"] == 1

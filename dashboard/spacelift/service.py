@@ -37,6 +37,7 @@ from .snapshot import (
     Snapshot,
     busy_failure,
     error_fields,
+    in_flight_failure,
     problem_from,
     timeout_failure,
 )
@@ -221,7 +222,7 @@ class SpaceliftService:
                 return self._snapshot(key, head)
             with budget.permit() as permitted:
                 if not permitted:
-                    return self._stale(key, busy_failure())
+                    return self._stale(key, in_flight_failure())
                 return self._wait_for(key, lock)
         try:
             with budget.permit() as permitted:

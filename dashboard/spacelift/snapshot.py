@@ -68,6 +68,17 @@ def busy_failure() -> dict[str, Any]:
     return {"since": now, "retry_at": now, "error": error_fields(error)}
 
 
+def in_flight_failure() -> dict[str, Any]:
+    """Another request is reading this right now, and every permit to wait for it is taken."""
+    now = clock()
+    error = {
+        "summary": "Still reading from Spacelift",
+        "detail": "Another request is reading this from Spacelift right now.",
+        "hint": "This page refreshes by itself.",
+    }
+    return {"since": now, "retry_at": now, "error": error}
+
+
 def error_fields(exc: errors.SpaceliftError) -> dict[str, str]:
     """An error as plain data: exceptions with extra arguments do not survive pickling."""
     return {"summary": exc.summary, "detail": exc.message, "hint": exc.hint}
