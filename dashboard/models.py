@@ -62,6 +62,8 @@ class AuditEntry(models.Model):
     )
     # Kept as text too, so the log still names who acted after the account is deleted.
     username = models.CharField(max_length=150)
+    # Where from, as PORTAL_TRUSTED_PROXY_COUNT lets the portal know (dashboard/client_address.py).
+    client_address = models.GenericIPAddressField(null=True, blank=True)
     action = models.CharField(max_length=20, choices=Action.choices)
     stack_id = models.CharField(max_length=128)
     run_id = models.CharField(max_length=26, blank=True)

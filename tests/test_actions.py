@@ -145,4 +145,6 @@ def test_the_audit_log_is_for_staff(operator_client, admin_client, connected):
     operator_client.post(f"/stacks/{stack.id}/actions/trigger/")
     assert operator_client.get("/administration/audit/").status_code == 403
     html = admin_client.get("/administration/audit/").content.decode()
-    assert re.search(r"<td>olga</td>\s*<td>Trigger run</td>", html)
+    assert re.search(
+        r'<td>olga <span class="subtle">from 127.0.0.1</span></td>\s*<td>Trigger run</td>', html
+    )

@@ -6,6 +6,7 @@ import pytest
 from django.test import RequestFactory
 
 from dashboard.client_address import client_address
+from tests.test_actions import writable_stack
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "the-right-password-1"
@@ -59,3 +60,23 @@ def test_the_client_is_the_nth_address_from_the_right(settings, count, forwarded
     settings.PORTAL_TRUSTED_PROXY_COUNT = count
     request = RequestFactory().get("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=forwarded)
     assert client_address(request) == expected
+
+
+def test_the_audit_log_records_the_client_behind_the_proxy(client, settings, connected):
+    from django.contrib.auth.models import Group, User
+
+    from dashboard.models import AuditEntry
+
+    settings.PORTAL_TRUSTED_PROXY_COUNT = 1
+    olga = User.objects.create_user("olga", password="pw-olga-123", is_staff=True)
+    olga.groups.add(Group.objects.get(name="operators"))
+    client.force_login(olga)
+    stack = writable_stack(connected)
+    client.post(
+        f"/stacks/{stack.id}/actions/trigger/",
+        REMOTE_ADDR="10.0.0.2",
+        HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.9",
+    )
+    assert AuditEntry.objects.get().client_address == "203.0.113.9"
+    html = client.get("/administration/audit/").content.decode()
+    assert "from 203.0.113.9" in html
