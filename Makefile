@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format bench clean
+.PHONY: install run test lint format bench bench-deploy clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench
+	$(PY) -m bench.deploy
+
+# Only the deployment scenarios: burst, hung Spacelift, Redis stopped (SQLite, PostgreSQL+Redis).
+bench-deploy: $(STAMP)
+	$(PY) -m bench.deploy
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache

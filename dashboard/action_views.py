@@ -15,6 +15,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
+from .client_address import client_address
 from .credentials import current_service
 from .decorators import operator_required
 from .models import AuditEntry
@@ -39,6 +40,7 @@ def _perform(request, service, action, stack_id, run_id, call) -> HttpResponse:
     entry = AuditEntry(
         user=request.user,
         username=request.user.get_username(),
+        client_address=client_address(request) or None,
         action=action,
         stack_id=stack_id,
         run_id=run_id or "",

@@ -31,6 +31,7 @@ from .spacelift.service import SpaceliftService
 logger = logging.getLogger(__name__)
 
 
+@sensitive_variables()
 def _saved_secret(row: SpaceliftConnection | None) -> str | None:
     if row is None or not row.has_secret:
         return None
@@ -40,12 +41,11 @@ def _saved_secret(row: SpaceliftConnection | None) -> str | None:
         return None
 
 
-@sensitive_post_parameters("secret")
 @never_cache
+@sensitive_post_parameters("secret")
 @staff_required
 @require_http_methods(["GET", "POST"])
-# Innermost: Django finds the hidden names through the frame that calls the view itself.
-@sensitive_variables("saved_secret", "secret", "connection", "data")
+@sensitive_variables()  # innermost: it marks the frame of the function it wraps
 def spacelift_connection(request: HttpRequest) -> HttpResponse:
     row = SpaceliftConnection.load()
     saved_secret = _saved_secret(row)
@@ -134,6 +134,7 @@ def _env_summary() -> dict[str, str]:
     return {"base_url": connection.base_url, "key_id": connection.key_id}
 
 
+@sensitive_variables()
 def _forget(row: SpaceliftConnection, saved_secret: str | None) -> None:
     """Drop the old connection's token and cached data, so nothing keeps using it."""
     if saved_secret is not None:
@@ -141,7 +142,7 @@ def _forget(row: SpaceliftConnection, saved_secret: str | None) -> None:
 
 
 @transaction.atomic
-@sensitive_variables("saved_secret", "secret")
+@sensitive_variables()
 def _save(request, row, saved_secret, host: str, key_id: str, secret: str) -> None:
     audit.record_connection(request.user, "save", fields=audit.changed(row, host, key_id, secret))
     if row is not None:

@@ -6,6 +6,7 @@ Environment variables win; without them, the connection an administrator saved i
 from __future__ import annotations
 
 from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
 
 from . import crypto
 from .models import SpaceliftConnection
@@ -25,6 +26,7 @@ def environment_is_set() -> bool:
     )
 
 
+@sensitive_variables()
 def environment_connection() -> Connection | None:
     endpoint = settings.SPACELIFT_API_KEY_ENDPOINT
     key_id = settings.SPACELIFT_API_KEY_ID
@@ -43,6 +45,7 @@ def environment_connection() -> Connection | None:
     return Connection(base_url, key_id.strip(), secret.strip(), source="environment")
 
 
+@sensitive_variables()
 def saved_connection() -> Connection | None:
     row = SpaceliftConnection.load()
     if row is None:

@@ -14,12 +14,14 @@ import hashlib
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
 
 
 class UndecryptableSecret(Exception):
     """The stored secret was encrypted under a key this portal no longer has."""
 
 
+@sensitive_variables()
 def _fernet() -> MultiFernet:
     configured = [k.strip() for k in settings.PORTAL_ENCRYPTION_KEY.split(",") if k.strip()]
     if configured:
@@ -36,10 +38,12 @@ def _derive(secret_key: str) -> bytes:
     return base64.urlsafe_b64encode(digest)
 
 
+@sensitive_variables()
 def encrypt(plaintext: str) -> str:
     return _fernet().encrypt(plaintext.encode()).decode()
 
 
+@sensitive_variables()
 def decrypt(token: str) -> str:
     try:
         return _fernet().decrypt(token.encode()).decode()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.cache.backends.dummy import DummyCache
 from django.views.decorators.debug import sensitive_variables
 
 from .spacelift import errors
@@ -78,12 +79,12 @@ def _host_failure(connection: Connection, exc: errors.SpaceliftError) -> Check:
     return Check(HOST_CHECK, False, exc.message, _host_fix(exc))
 
 
-@sensitive_variables("connection", "client")
+@sensitive_variables()
 def run_checks(connection: Connection, *, timeout: float = 10.0) -> list[Check]:
     # Its own throwaway cache: a test neither reuses nor replaces the portal's shared token.
     client = SpaceliftClient(
         connection,
-        cache=_NoCache(),
+        cache=DummyCache("portal-diagnostics", {}),
         connect_timeout=min(5.0, timeout),
         read_timeout=timeout,
     )
@@ -168,19 +169,3 @@ def run_checks(connection: Connection, *, timeout: float = 10.0) -> list[Check]:
             )
         )
     return checks
-
-
-class _NoCache:
-    """A cache that keeps nothing: each diagnostic run exchanges the key itself."""
-
-    def get(self, key, default=None):
-        return default
-
-    def set(self, *args, **kwargs):
-        return None
-
-    def add(self, *args, **kwargs):
-        return True
-
-    def delete(self, *args, **kwargs):
-        return None

@@ -9,13 +9,21 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET
 
 from . import metrics as prometheus
 from .credentials import current_service
 from .overview import StackQuery, build_page
 from .spacelift.types import Health
+
+
+def _page_url(request: HttpRequest, stack_id: str) -> str | None:
+    """The stack's page here; None for an ID the portal's URLs cannot carry (e.g. with `/`)."""
+    try:
+        return request.build_absolute_uri(reverse("dashboard:stack", args=[stack_id]))
+    except NoReverseMatch:
+        return None
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -61,7 +69,7 @@ def status_json(request: HttpRequest) -> JsonResponse:
                 "labels": list(s.labels),
                 "locked_by": s.locked_by or None,
                 "tracked_commit": s.tracked_commit.hash if s.tracked_commit else None,
-                "url": request.build_absolute_uri(reverse("dashboard:stack", args=[s.id])),
+                "url": _page_url(request, s.id),
                 "spacelift_url": connection.stack_url(s.id),
             }
             for s in page.stacks
@@ -90,6 +98,8 @@ def stack_badge(request: HttpRequest, stack_id: str) -> HttpResponse:
     service = current_service()
     if service is None:
         raise Http404("No Spacelift connection")
+    if not service.may_exist(stack_id):
+        raise Http404("No such stack")
     snapshot = service.stack(stack_id)
     if snapshot.data is None and snapshot.problem is None:
         raise Http404("No such stack")

@@ -3,34 +3,54 @@
 Each new version of the stack list is compared with the last states seen, once per version
 (guarded in the shared cache, so one process and one viewer do it), and the differences are
 stored. The overview shows them as "since you last looked" and as a 24-hour strip per stack.
+
+These are the only writes on the read path, and neither may fail a page: a database that is
+busy or away costs a log line and, at worst, one version's changes or one visit's mark.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.core.cache import cache
-from django.db import transaction
+from django.db import DatabaseError, transaction
 
 from .models import LastSeenState, LastVisit, StackStateChange
+from .spacelift.clock import clock
 from .spacelift.service import Snapshot
+from .spacelift.shared_cache import shared_cache
 from .spacelift.types import STACK_HEALTH, Health, Stack, StackState
 
 STRIP_HOURS = 24
 # Purging old history is cheap but needless on every change: at most once an hour.
 PURGE_EVERY_SECONDS = 3600
+# A person's last visit is written at most this often: a reload or a second tab writes nothing.
+VISIT_WRITE_SECONDS = 60
+
+logger = logging.getLogger(__name__)
 
 
 def record_changes(fingerprint: str, snapshot: Snapshot[list[Stack]]) -> int:
-    """Store the state changes in `snapshot` since the last one recorded; returns how many."""
+    """Store the state changes in `snapshot` since the last one recorded; returns how many.
+
+    Once per version of the data, whoever views it; never raises for a database error.
+    """
     if not snapshot.ok or snapshot.data is None:
         return 0
-    if not cache.add(f"history:{fingerprint}:{snapshot.version}", 1, timeout=24 * 3600):
+    if not shared_cache.add(f"history:{fingerprint}:{snapshot.version}", 1, timeout=24 * 3600):
         return 0
-    now = datetime.now(tz=UTC)
-    current = {stack.id: stack for stack in snapshot.data}
+    try:
+        return _record(fingerprint, snapshot.data)
+    except DatabaseError as exc:
+        logger.warning("Observed changes not recorded (%s); the next version catches up", exc)
+        return 0
+
+
+def _record(fingerprint: str, stacks: list[Stack]) -> int:
+    now = datetime.fromtimestamp(clock(), tz=UTC)
+    current = {stack.id: stack for stack in stacks}
     last = dict(
         LastSeenState.objects.filter(connection=fingerprint).values_list("stack_id", "state")
     )
@@ -54,7 +74,7 @@ def record_changes(fingerprint: str, snapshot: Snapshot[list[Stack]]) -> int:
             unique_fields=["connection", "stack_id"],
             update_fields=["state"],
         )  # fmt: skip
-    if cache.add("history:purge", 1, timeout=PURGE_EVERY_SECONDS):
+    if shared_cache.add("history:purge", 1, timeout=PURGE_EVERY_SECONDS):
         cutoff = now - timedelta(days=settings.PORTAL_HISTORY_DAYS)
         StackStateChange.objects.filter(observed_at__lt=cutoff).delete()
     return len(changed) if last else 0
@@ -73,8 +93,12 @@ class SinceLastLook:
 
 
 def since_last_look(user, fingerprint: str, *, limit: int = 30) -> SinceLastLook:
-    """The changes since this user last opened the overview; then remember this visit."""
-    now = datetime.now(tz=UTC)
+    """The changes since this user last opened the overview; then remember this visit.
+
+    Best-effort: the visit is written at most once a minute per person, and a database that
+    cannot take the write costs a log line, not the page.
+    """
+    now = datetime.fromtimestamp(clock(), tz=UTC)
     visit = LastVisit.objects.filter(user=user).first()
     changes: list[StackStateChange] = []
     total = 0
@@ -84,7 +108,11 @@ def since_last_look(user, fingerprint: str, *, limit: int = 30) -> SinceLastLook
         )
         total = found.count()
         changes = list(found.order_by("-observed_at")[:limit])
-    LastVisit.objects.update_or_create(user=user, defaults={"seen_at": now})
+    if visit is None or (now - visit.seen_at).total_seconds() >= VISIT_WRITE_SECONDS:
+        try:
+            LastVisit.objects.update_or_create(user=user, defaults={"seen_at": now})
+        except DatabaseError as exc:
+            logger.warning("Last visit of user %s not recorded (%s)", user.pk, exc)
     return SinceLastLook(visit.seen_at if visit else None, changes, total)
 
 
@@ -97,7 +125,7 @@ class Segment:
 
 def strips(fingerprint: str, stacks: list[Stack]) -> dict[str, list[Segment]]:
     """Each stack's last 24 hours as segments of hourly states, oldest first."""
-    now = datetime.now(tz=UTC)
+    now = datetime.fromtimestamp(clock(), tz=UTC)
     start = now - timedelta(hours=STRIP_HOURS)
     changes: dict[str, list[StackStateChange]] = {}
     rows = StackStateChange.objects.filter(

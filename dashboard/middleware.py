@@ -1,4 +1,4 @@
-"""Response rules for every page: private caching, and no login page inside a table."""
+"""Response rules for every page: no caching of signed-in pages, no login page in a table."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ class PortalMiddleware:
                 f"{resolve_url(settings.LOGIN_URL)}?next={quote(current, safe='/')}"
             )
         if getattr(request, "user", None) is not None and request.user.is_authenticated:
-            patch_cache_control(response, private=True, no_cache=True)
+            # no-store: a shared or back-button cache must not keep what a signed-in person saw.
+            patch_cache_control(response, private=True, no_store=True)
         return response
 
     @staticmethod

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.views.decorators.debug import sensitive_variables
 
 from . import crypto
 from .spacelift.account import Connection
@@ -34,6 +35,7 @@ class SpaceliftConnection(models.Model):
     def has_secret(self) -> bool:
         return bool(self.secret_encrypted)
 
+    @sensitive_variables()
     def set_secret(self, secret: str) -> None:
         self.secret_encrypted = crypto.encrypt(secret)
 
@@ -41,6 +43,7 @@ class SpaceliftConnection(models.Model):
         """The plaintext secret; raises crypto.UndecryptableSecret after a key change."""
         return crypto.decrypt(self.secret_encrypted)
 
+    @sensitive_variables()
     def as_connection(self) -> Connection:
         return Connection(self.base_url, self.key_id, self.secret(), source="database")
 
@@ -65,6 +68,8 @@ class AuditEntry(models.Model):
     )
     # Kept as text too, so the log still names who acted after the account is deleted.
     username = models.CharField(max_length=150)
+    # Where from, as PORTAL_TRUSTED_PROXY_COUNT lets the portal know (dashboard/client_address.py).
+    client_address = models.GenericIPAddressField(null=True, blank=True)
     action = models.CharField(max_length=20, choices=Action.choices)
     stack_id = models.CharField(max_length=128, blank=True)
     run_id = models.CharField(max_length=26, blank=True)

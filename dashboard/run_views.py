@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
@@ -64,6 +64,8 @@ def build_timeline(run: Run, now: datetime) -> list[TimelineEntry]:
 def run_detail(
     request: HttpRequest, service: SpaceliftService, stack_id: str, run_id: str
 ) -> HttpResponse:
+    if not service.may_exist(stack_id):
+        raise Http404("No such run")
     snapshot = or_404(service.run(stack_id, run_id), "No such run")
     run = snapshot.data
     # A run that has ended never changes again: its page stops polling.

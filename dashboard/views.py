@@ -10,7 +10,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db import connection as db_connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
@@ -22,6 +22,7 @@ from .overview import ATTENTION_LIMIT, StackQueryForm, attention_queue, build_pa
 from .regions import Region, or_404, render_regions
 from .run_actors import portal_actors
 from .spacelift.service import SpaceliftService
+from .spacelift.shared_cache import shared_cache
 
 
 @require_GET
@@ -75,9 +76,16 @@ def stack_detail(request: HttpRequest, service: SpaceliftService, stack_id: str)
     before = request.GET.get("before") or None
     if before is not None and not RUN_ID.match(before):
         before = None
-    stack = or_404(service.stack(stack_id), "No such stack")
-    runs = service.runs(stack_id, before)
-    environment = service.stack_config(stack_id)
+    with service.one_deadline():
+        if not service.may_exist(stack_id):
+            raise Http404("No such stack")
+        reads = service.read_many(
+            stack=lambda: service.stack(stack_id),
+            runs=lambda: service.runs(stack_id, before),
+            environment=lambda: service.stack_config(stack_id),
+        )
+    stack = or_404(reads["stack"], "No such stack")
+    runs, environment = reads["runs"], reads["environment"]
     regions = [
         Region.of(request, "stack", stack, stack_id),
         Region.of(request, "runs", runs, stack_id, before=before),
@@ -97,11 +105,15 @@ def stack_detail(request: HttpRequest, service: SpaceliftService, stack_id: str)
 
 @never_cache
 def healthz(request: HttpRequest) -> HttpResponse:
-    """Up when the database answers, whatever Spacelift is doing."""
+    """Up when the database answers, whatever Spacelift is doing. It never reads Spacelift.
+
+    A cache that cannot be reached is reported ("degraded") but keeps the instance in: pages
+    go on from each process's memory, and taking instances out would not bring Redis back.
+    """
     try:
         with db_connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
     except Exception:  # any database failure means "not healthy"
         return JsonResponse({"status": "error", "database": "unavailable"}, status=503)
-    return JsonResponse({"status": "ok"})
+    return JsonResponse({"status": "ok", "cache": "ok" if shared_cache.check() else "degraded"})

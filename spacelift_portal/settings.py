@@ -82,6 +82,10 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
+# How many proxies in front append X-Forwarded-For (a TLS proxy: 1). 0: the header is ignored.
+# The lockout and the audit log use the client address this gives (dashboard/client_address.py).
+PORTAL_TRUSTED_PROXY_COUNT = max(0, env.int("PORTAL_TRUSTED_PROXY_COUNT", default=0))
+AXES_CLIENT_IP_CALLABLE = "dashboard.client_address.client_address"
 
 ROOT_URLCONF = "spacelift_portal.urls"
 WSGI_APPLICATION = "spacelift_portal.wsgi.application"
@@ -103,11 +107,28 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # SQLite behind a threaded web server: WAL lets readers go on while one writes; writers
+    # take the lock when their transaction starts (IMMEDIATE) and queue for up to `timeout`
+    # seconds instead of failing with "database is locked" halfway through.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        }
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # locmem (the default) serves one process; set CACHE_URL=redis://... for several workers or
 # machines, so they share one token and one upstream query per interval.
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://spacelift-portal")}
+if "redis" in CACHES["default"]["BACKEND"].lower():
+    # A Redis that stopped answering costs a page at most this long before the portal goes on
+    # from its own memory (dashboard/spacelift/shared_cache.py).
+    CACHES["default"].setdefault("OPTIONS", {}).update(
+        {"socket_connect_timeout": 1, "socket_timeout": 1}
+    )
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -182,6 +203,11 @@ PORTAL_METRICS_TOKEN = env("PORTAL_METRICS_TOKEN", default="")
 # its failures. Other local addresses only get "nothing answered", so the settings page cannot
 # be used to map which ports answer on the portal's own machine.
 PORTAL_SIMULATOR_URL = env("PORTAL_SIMULATOR_URL", default="")
+
+# How many requests per process may wait on Spacelift at once; the others answer from the
+# cache at once. Keep it below gunicorn's --threads, so /healthz and cached pages always find
+# a free thread while Spacelift hangs.
+PORTAL_SPACELIFT_CONCURRENCY = max(1, env.int("PORTAL_SPACELIFT_CONCURRENCY", default=4))
 # Off only for benchmarks: every page view then queries Spacelift, like the peers do.
 PORTAL_CACHE = env.bool("PORTAL_CACHE", default=True)
 # Fernet key(s) for the stored API key secret, newest first; derived from SECRET_KEY if unset.
@@ -210,13 +236,34 @@ AUTHENTICATION_BACKENDS.append("dashboard.auth_backends.SingleSignOnBackend")
 # The audit log keeps this many days; older entries go on every write (and `prune_audit`).
 PORTAL_AUDIT_DAYS = env.int("PORTAL_AUDIT_DAYS", default=365)
 
+# Mail, for password reset only: without EMAIL_URL (smtp+tls://user:password@host:587) the
+# password-reset pages are not published, since their mail would go nowhere.
+EMAIL_URL = env("EMAIL_URL", default="")
+if EMAIL_URL:
+    vars().update(env.email_url("EMAIL_URL"))
+    DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="webmaster@localhost")
+
+# Secret-bearing variables and POST fields are hidden on error pages even with DEBUG on.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "dashboard.log.SecretSafeReporterFilter"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "one_line": {
+            "()": "dashboard.log.OneLineFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s: %(message)s",
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console_one_line": {"class": "logging.StreamHandler", "formatter": "one_line"},
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {
+        # A bad Host header is a scanner or a misconfigured proxy: one line, no traceback.
+        "django.security": {"handlers": ["console_one_line"], "propagate": False},
         # gql logs request payloads at DEBUG, and the token exchange carries the secret.
         "gql": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},

@@ -13,6 +13,7 @@ from django.test import Client
 
 from dashboard import regions
 from dashboard.spacelift import service
+from dashboard.spacelift.clock import clock as service_clock
 from simulator.server import start_simulator
 
 # The [postgres] copies of the tests of modules that use `each_database`: see tests/postgres.py.
@@ -50,9 +51,11 @@ def sim(simulator):
     simulator.set_faults(mode=None, latency=0, unauthorized_once=False, registry_no_access=False)
     simulator.reset_stats()
     cache.clear()
-    service.forget_process_state()
+    service.reset_process_state()
+    service_clock.reset()
     regions.shared_regions.clear()
     yield simulator
+    service_clock.reset()
     simulator.set_faults(mode=None, latency=0, unauthorized_once=False, registry_no_access=False)
 
 
@@ -122,3 +125,11 @@ def staff_client(django_user_model):
     client = Client()
     client.force_login(staff)
     return client
+
+
+@pytest.fixture
+def clock():
+    """The service's clock: `clock.advance(seconds)` instead of sleeping."""
+    service_clock.reset()
+    yield service_clock
+    service_clock.reset()

@@ -43,11 +43,12 @@ def wait_for_port(port: int, timeout: float = 20) -> None:
 
 
 @contextmanager
-def redis_server() -> Iterator[str]:
+def redis_server(port: int | None = None) -> Iterator[str]:
+    """A Redis on `port` (a free one if None), stopped when the block ends."""
     binary = shutil.which("redis-server")
     if not binary:
         missing("redis-server")
-    port = free_port()
+    port = port or free_port()
     proc = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL,

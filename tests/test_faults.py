@@ -6,10 +6,11 @@ Each answers 200 with the last good data and a stale banner, then recovers by it
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
+from django.conf import settings
 
 from dashboard.credentials import current_connection
-from dashboard.spacelift.service import SpaceliftService
+from dashboard.spacelift.clock import clock
+from dashboard.spacelift.service import MAX_BACKOFF_SECONDS
 from tests.conftest import HTMX
 
 pytestmark = pytest.mark.django_db
@@ -28,12 +29,8 @@ def pages(stack_id: str) -> list[tuple[str, dict, dict]]:
 
 
 def end_interval(*, backoff_too: bool = False) -> None:
-    """As if the poll interval (and, optionally, the backoff period) had passed."""
-    svc = SpaceliftService(current_connection())
-    names = cache.get(svc.prefix + "index") or set()
-    cache.delete_many(list(names))
-    if backoff_too:
-        cache.delete_many([name + ":failure" for name in names])
+    """Move the service's clock past the poll interval (and, optionally, the longest backoff)."""
+    clock.advance(MAX_BACKOFF_SECONDS + 1 if backoff_too else settings.PORTAL_POLL_SECONDS + 1)
 
 
 @pytest.fixture

@@ -6,8 +6,9 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import OperationalError
 
-from dashboard.models import StackStateChange
+from dashboard.models import LastSeenState, LastVisit, StackStateChange
 from dashboard.overview import ATTENTION_ORDER, PLAN_GRACE, attention_queue
 from dashboard.spacelift.types import Stack
 from tests.conftest import HTMX, parse
@@ -98,15 +99,13 @@ def test_the_overview_shows_the_queue_for_the_simulator(viewer_client, connected
     assert kinds[0] == "failed" and kinds == sorted(kinds, key=ATTENTION_ORDER.index)
 
 
-def test_state_changes_are_recorded_and_shown_since_the_last_look(viewer_client, connected):
+def test_state_changes_are_recorded_and_shown_since_the_last_look(viewer_client, connected, clock):
     connected.rebuild_world(48, seed=7)
     viewer_client.get("/")  # the baseline, and the first look
     assert StackStateChange.objects.count() == 0
     moving = set(connected.world.active_stack_ids)
     connected.step()
-    from django.core.cache import cache
-
-    cache.clear()  # the interval ends
+    clock.advance(61)  # the interval ends, and a minute passes
     html = viewer_client.get("/").content.decode()
     changed = set(StackStateChange.objects.values_list("stack_id", flat=True))
     assert changed and changed <= moving
@@ -241,3 +240,30 @@ def test_the_row_link_to_spacelift_does_not_repeat_its_words(viewer_client, conn
     html = viewer_client.get("/?per_page=250").content.decode()
     assert html.count("Spacelift ↗") <= 1  # the page's one "Open Spacelift ↗"
     assert html.count('class="visually-hidden">Open ') == 48
+
+
+def test_a_look_within_a_minute_writes_no_visit(viewer_client, connected, clock, user):
+    viewer_client.get("/")
+    first = LastVisit.objects.get(user=user).seen_at
+    clock.advance(30)
+    viewer_client.get("/")
+    assert LastVisit.objects.get(user=user).seen_at == first
+    clock.advance(31)
+    viewer_client.get("/")
+    assert LastVisit.objects.get(user=user).seen_at > first
+
+
+def test_a_database_that_refuses_the_bookkeeping_does_not_fail_the_page(
+    viewer_client, connected, monkeypatch, caplog
+):
+    def locked(*args, **kwargs):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(LastVisit.objects, "update_or_create", locked)
+    monkeypatch.setattr(StackStateChange.objects, "bulk_create", locked)
+    monkeypatch.setattr(LastSeenState.objects, "bulk_create", locked)
+    response = viewer_client.get("/")
+    assert response.status_code == 200
+    assert 'data-stack="' in response.content.decode()
+    assert "Last visit of user" in caplog.text
+    assert "Observed changes not recorded" in caplog.text

@@ -28,7 +28,7 @@ def test_it_requires_login(client, path):
 def test_healthz_answers_from_the_database_without_login(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok"}
+    assert response.json() == {"status": "ok", "cache": "ok"}
 
 
 def test_login_page_renders(client):

@@ -82,12 +82,12 @@ def test_the_service_works_on_django_redis_cache(sim, settings):
         from dashboard.spacelift import service as service_module
         from dashboard.spacelift.account import Connection
 
-        service_module.forget_process_state()
+        service_module.reset_process_state()
         svc = service_module.SpaceliftService(
             Connection(sim.url, sim.key_id, sim.key_secret), ttl=60
         )
         first = svc.stacks()
-        service_module.forget_process_state()  # as another process would: decode from Redis
+        service_module.reset_process_state()  # as another process would: decode from Redis
         second = svc.stacks()
         assert first.version == second.version and len(second.data) == 48
         assert sim.stats()["by_field"].get("stacks") == 1

@@ -12,13 +12,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 import requests
-from django.core.cache import cache as default_cache
+from django.views.decorators.debug import sensitive_variables
 from gql import GraphQLRequest
 from gql.transport.exceptions import (
     TransportConnectionFailed,
@@ -29,6 +30,7 @@ from gql.transport.requests import RequestsHTTPTransport
 
 from . import documents, errors
 from .account import Connection, InvalidEndpoint, refuse_internal_address
+from .shared_cache import shared_cache
 from .types import ConfigElement, Module, ModuleVersions, Run, Space, Stack
 
 logger = logging.getLogger(__name__)
@@ -103,11 +105,21 @@ class SpaceliftClient:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.connection = connection
-        self.cache = cache if cache is not None else default_cache
+        self.cache = cache if cache is not None else shared_cache
         self.timeout = (connect_timeout, read_timeout)
         self.clock = clock
         self._local = threading.local()
         self._token_key = f"spacelift:{connection.fingerprint}:jwt"
+
+    @contextmanager
+    def deadline(self, at: float) -> Iterator[None]:
+        """Bound every read in this block, on this thread, by one `time.monotonic()` deadline."""
+        previous = getattr(self._local, "deadline", None)
+        self._local.deadline = at
+        try:
+            yield
+        finally:
+            self._local.deadline = previous
 
     # Reads --------------------------------------------------------------------------------
 
@@ -298,6 +310,7 @@ class SpaceliftClient:
         finally:
             self.cache.delete(lock_key)
 
+    @sensitive_variables()
     def _exchange(self) -> Token:
         conn = self.connection
         # The secret leaves only for a host that does not (now) resolve to a link-local or

@@ -1,14 +1,14 @@
 """The cached service every view reads Spacelift through.
 
-One upstream query per key per poll interval, however many people watch: a result is kept in
-Django's cache for `PORTAL_POLL_SECONDS`, and concurrent misses are coalesced behind a lock
-taken with `cache.add` (atomic in locmem and Redis alike, so across processes when the cache
-is shared). When a read fails, the last good result is served, marked stale, and Spacelift is
-left alone for a backoff period that grows with each failure and honours Retry-After.
-
-Results are stored in two parts: a small head (version, when fetched) under a short-lived key,
-and the payload under its version. A poll whose version matches the browser's needs the head
-only; a process that already holds a version in memory never unpickles it again.
+One upstream query per key per poll interval, however many people watch. A result is kept in
+Django's cache as a small head (version, fetched at, fresh until) and its payload, both for
+LAST_GOOD_SECONDS: freshness is decided by `clock`, so expired data is still there to show.
+When it has expired, the one request that wins a lock (`cache.add`) asks Spacelift and every
+other is answered at once with the last data (stale-while-revalidate); only a request with
+nothing to show waits. A failed read serves the last good result marked stale and backs off
+(growing, honouring Retry-After). `budget` caps the requests waiting on Spacelift and gives a
+page one deadline; `shared_cache` survives Redis going away. A process that already holds a
+version never unpickles it again.
 """
 
 from __future__ import annotations
@@ -18,22 +18,36 @@ import logging
 import pickle
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from concurrent.futures import wait as wait_for_futures
+from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
+from cachetools import LRUCache
 from django.conf import settings
-from django.core.cache import cache
 
-from . import errors
+from . import budget, errors
 from .account import Connection, InvalidEndpoint, default_registry_org, normalize_endpoint
 from .client import SpaceliftClient
+from .clock import clock
+from .shared_cache import shared_cache
+from .snapshot import (
+    Problem,
+    Snapshot,
+    busy_failure,
+    error_fields,
+    in_flight_failure,
+    problem_from,
+    timeout_failure,
+)
 from .types import ConfigElement, Module, ModuleVersions, Run, Stack
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+__all__ = ["Problem", "Snapshot", "SpaceliftService", "client_for"]
 
 # The last good data is kept this long, so a stale page can still show it after a long outage.
 LAST_GOOD_SECONDS = 7 * 24 * 3600
@@ -41,45 +55,39 @@ LAST_GOOD_SECONDS = 7 * 24 * 3600
 MAX_BACKOFF_SECONDS = 300
 # How often a request waiting on another's fetch looks for its result.
 WAIT_STEP_SECONDS = 0.05
+# Decoded results this process holds: a few stack lists, and the stacks people have open.
+MEMO_ENTRIES = 512
+# How long `read_many` waits past its deadline for reads to record their own timeout.
+DEADLINE_GRACE_SECONDS = 0.5
 
 
-@dataclass(frozen=True)
-class Problem:
-    """Why the data shown is stale (or missing), in words for the person looking at it."""
-
-    summary: str
-    detail: str
-    hint: str
-    since: datetime
-    retry_after: float
-
-
-@dataclass(frozen=True)
-class Snapshot(Generic[T]):
-    """What a view gets: data (None when there never was any), its version and freshness."""
-
-    data: T | None
-    version: str
-    fetched_at: datetime | None
-    problem: Problem | None = None
-
-    @property
-    def stale(self) -> bool:
-        return self.problem is not None and self.data is not None
-
-    @property
-    def ok(self) -> bool:
-        return self.problem is None
-
-
-# Decoded payloads this process already holds, by cache key and version.
-_memo: dict[str, tuple[str, Any]] = {}
+# Per process: decoded results by cache key (head, data), and one client per connection.
+_memo: LRUCache[str, tuple[dict[str, Any], Any]] = LRUCache(maxsize=MEMO_ENTRIES)
 _memo_lock = threading.Lock()
-_clients: dict[str, SpaceliftClient] = {}
+_clients: LRUCache[str, SpaceliftClient] = LRUCache(maxsize=8)
+
+
+def reset_process_state() -> None:
+    """Forget what this process holds (decoded results, clients, permits): for tests."""
+    with _memo_lock:
+        _memo.clear()
+    _clients.clear()
+    budget.reset()
+    shared_cache.reset()
 
 
 def _version_of(payload: bytes) -> str:
     return hashlib.blake2b(payload, digest_size=8).hexdigest()
+
+
+def _remember_decoded(key: str, head: dict[str, Any], data: Any) -> None:
+    with _memo_lock:
+        _memo[key] = (head, data)
+
+
+def _decoded(key: str) -> tuple[dict[str, Any], Any] | None:
+    with _memo_lock:
+        return _memo.get(key)
 
 
 class SpaceliftService:
@@ -140,8 +148,58 @@ class SpaceliftService:
 
     def head_version(self, name: str) -> str | None:
         """The version of the fresh result for `name`, without loading it; None if expired."""
-        head = cache.get(self.prefix + name)
-        return head["version"] if head else None
+        head = self._head(self.prefix + name)
+        return head["version"] if head and head["fresh_until"] > clock() else None
+
+    def may_exist(self, stack_id: str) -> bool:
+        """False when the current stack list is known and lacks `stack_id`.
+
+        A made-up ID then costs no upstream query (nor a cache entry) until the list itself
+        is refreshed; without a list (Spacelift failing from the start) the stack is asked for.
+        """
+        listed = self.stacks()
+        if listed.data is None:
+            return True
+        return stack_id in _stack_ids(listed.version, listed.data)
+
+    @contextmanager
+    def one_deadline(self) -> Iterator[None]:
+        """Every read in this block (and its `read_many`) ends by one deadline, the read
+        timeout from now: a page waits on Spacelift once, however many things it reads."""
+        at = time.monotonic() + self.client.timeout[1]
+        with budget.page(at), self.client.deadline(at):
+            yield
+
+    def read_many(self, **reads: Callable[[], Snapshot[Any]]) -> dict[str, Snapshot[Any]]:
+        """Run a page's reads at once under one deadline (the read timeout) for them all.
+
+        `reads` are calls of this service's methods, e.g. `stack=lambda: svc.stack(id)`. Those
+        answered from the cache return at once; the others share one permit and one deadline,
+        so a hung Spacelift holds the page no longer than SPACELIFT_TIMEOUT_SECONDS in all.
+        """
+        deadline = budget.page_deadline() or time.monotonic() + self.client.timeout[1]
+        with budget.permit() as permitted:
+            if not permitted or len(reads) == 1:
+                return {name: read() for name, read in reads.items()}
+            futures = {
+                name: budget.pool().submit(self._within, deadline, read)
+                for name, read in reads.items()
+            }
+            wait_for_futures(
+                futures.values(), timeout=deadline - time.monotonic() + DEADLINE_GRACE_SECONDS
+            )
+        results = {}
+        for name, future in futures.items():
+            if future.done():
+                results[name] = future.result()
+            else:  # past the deadline and the grace: the read ends on its own, unwaited for
+                problem = problem_from(timeout_failure(self.client.timeout[1]))
+                results[name] = Snapshot(None, "", None, problem)
+        return results
+
+    def _within(self, deadline: float, read: Callable[[], Snapshot[Any]]) -> Snapshot[Any]:
+        with budget.lent(deadline), self.client.deadline(deadline):
+            return read()
 
     # The mechanism ------------------------------------------------------------------------
 
@@ -149,19 +207,33 @@ class SpaceliftService:
         if not self.cached:
             return self._fetch_uncached(fetch)
         key = self.prefix + name
-        head = cache.get(key)
-        if head is not None:
+        head = self._head(key)
+        if head is not None and head["fresh_until"] > clock():
             return self._snapshot(key, head)
-        failure = cache.get(key + ":failure")
-        if failure and failure["retry_at"] > time.time():
+        failure = shared_cache.get(key + ":failure")
+        if failure and failure["retry_at"] > clock():
             return self._stale(key, failure)
         lock = key + ":lock"
-        if cache.add(lock, 1, timeout=int(self.wait_seconds) + 1):
-            try:
+        if not shared_cache.add(lock, 1, timeout=int(self.wait_seconds) + 1):
+            if head is not None:  # another request is refreshing it: the last data, at once
+                return self._snapshot(key, head)
+            with budget.permit() as permitted:
+                if not permitted:
+                    return self._stale(key, in_flight_failure())
+                return self._wait_for(key, lock)
+        try:
+            with budget.permit() as permitted:
+                if not permitted:
+                    return self._stale(key, failure or busy_failure())
                 return self._fetch(key, fetch)
-            finally:
-                cache.delete(lock)
-        return self._wait_for(key, lock)
+        finally:
+            shared_cache.delete(lock)
+
+    def _head(self, key: str) -> dict[str, Any] | None:
+        head = shared_cache.get(key)
+        if head is None and shared_cache.degraded and (held := _decoded(key)):
+            return held[0]  # the shared cache is away: what this process last saw
+        return head
 
     def _fetch(self, key: str, fetch: Callable[[], T]) -> Snapshot[T]:
         try:
@@ -169,13 +241,13 @@ class SpaceliftService:
         except errors.SpaceliftError as exc:
             return self._stale(key, self._record_failure(key, exc))
         payload = pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
-        head = {"version": _version_of(payload), "fetched_at": time.time()}
-        cache.set(key + ":good", {**head, "payload": payload}, timeout=LAST_GOOD_SECONDS)
+        now = clock()
+        head = {"version": _version_of(payload), "fetched_at": now, "fresh_until": now + self.ttl}
+        shared_cache.set(key + ":good", {**head, "payload": payload}, timeout=LAST_GOOD_SECONDS)
         self._remember(key)
-        cache.set(key, head, timeout=self.ttl)
-        cache.delete(key + ":failure")
-        with _memo_lock:
-            _memo[key] = (head["version"], data)
+        shared_cache.set(key, head, timeout=LAST_GOOD_SECONDS)
+        shared_cache.delete(key + ":failure")
+        _remember_decoded(key, head, data)
         return self._snapshot(key, head, data)
 
     def _fetch_uncached(self, fetch: Callable[[], T]) -> Snapshot[T]:
@@ -183,7 +255,7 @@ class SpaceliftService:
         try:
             data = fetch()
         except errors.SpaceliftError as exc:
-            problem = Problem(**_error_fields(exc), since=datetime.now(tz=UTC), retry_after=0)
+            problem = Problem(**error_fields(exc), since=datetime.now(tz=UTC), retry_after=0)
             return Snapshot(None, "", None, problem)
         payload = pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
         return Snapshot(data, _version_of(payload), datetime.now(tz=UTC))
@@ -191,19 +263,25 @@ class SpaceliftService:
     def _remember(self, key: str) -> None:
         """Note a key this connection wrote, so `forget` can drop it when the connection goes."""
         index_key = self.prefix + "index"
-        names = cache.get(index_key) or set()
+        names = shared_cache.get(index_key) or set()
         if key not in names:
-            cache.set(index_key, names | {key}, timeout=LAST_GOOD_SECONDS)
+            shared_cache.set(index_key, names | {key}, timeout=LAST_GOOD_SECONDS)
 
     def invalidate(self, *names: str) -> None:
         """Make the next read of `names` go to Spacelift (after an action changed them)."""
-        cache.delete_many([self.prefix + name for name in names])
+        for name in names:
+            key = self.prefix + name
+            head = shared_cache.get(key)
+            if head is not None:
+                shared_cache.set(key, {**head, "fresh_until": 0}, timeout=LAST_GOOD_SECONDS)
+            if held := _decoded(key):
+                _remember_decoded(key, {**held[0], "fresh_until": 0}, held[1])
 
     def forget(self) -> None:
         """Drop every cached result, failure and the token of this connection."""
         index_key = self.prefix + "index"
-        names = cache.get(index_key) or set()
-        cache.delete_many(
+        names = shared_cache.get(index_key) or set()
+        shared_cache.delete_many(
             [name + suffix for name in names for suffix in ("", ":good", ":failure")] + [index_key]
         )
         with _memo_lock:
@@ -213,19 +291,19 @@ class SpaceliftService:
         _clients.pop(self.connection.fingerprint, None)
 
     def _record_failure(self, key: str, exc: errors.SpaceliftError) -> dict[str, Any]:
-        previous = cache.get(key + ":failure") or {}
+        previous = shared_cache.get(key + ":failure") or {}
         count = previous.get("count", 0) + 1
         delay = min(self.ttl * 2 ** (count - 1), MAX_BACKOFF_SECONDS)
         if exc.retry_after:
             delay = max(delay, min(exc.retry_after, MAX_BACKOFF_SECONDS))
-        now = time.time()
+        now = clock()
         failure = {
             "count": count,
             "since": previous.get("since", now),
             "retry_at": now + delay,
-            "error": _error_fields(exc),
+            "error": error_fields(exc),
         }
-        cache.set(key + ":failure", failure, timeout=LAST_GOOD_SECONDS)
+        shared_cache.set(key + ":failure", failure, timeout=LAST_GOOD_SECONDS)
         logger.warning(
             "Reading %s from Spacelift failed (%s, %d in a row); retrying in %ds",
             key.removeprefix(self.prefix),
@@ -236,51 +314,60 @@ class SpaceliftService:
         return failure
 
     def _wait_for(self, key: str, lock: str) -> Snapshot[Any]:
+        """Wait for another request's fetch of what this one has nothing of, up to a deadline."""
         deadline = time.monotonic() + self.wait_seconds
+        if page_deadline := budget.page_deadline():
+            deadline = min(deadline, page_deadline)
         while time.monotonic() < deadline:
             time.sleep(WAIT_STEP_SECONDS)
-            head = cache.get(key)
+            head = shared_cache.get(key)
             if head is not None:
                 return self._snapshot(key, head)
-            if cache.get(lock) is None:
+            if shared_cache.get(lock) is None:
                 break
-        failure = cache.get(key + ":failure")
-        if failure is None:
-            failure = {
-                "since": time.time(),
-                "retry_at": time.time(),
-                "error": _error_fields(errors.Timeout("Spacelift did not answer in time")),
-            }
+        failure = shared_cache.get(key + ":failure") or timeout_failure(self.client.timeout[1])
         return self._stale(key, failure)
 
     def _stale(self, key: str, failure: dict[str, Any]) -> Snapshot[Any]:
-        problem = Problem(
-            **failure["error"],
-            since=datetime.fromtimestamp(failure["since"], tz=UTC),
-            retry_after=max(0.0, failure["retry_at"] - time.time()),
-        )
-        good = cache.get(key + ":good")
+        problem = problem_from(failure)
+        good = shared_cache.get(key + ":good")
         if good is None:
-            return Snapshot(None, "", None, problem)
+            held = _decoded(key)
+            if held is None:
+                return Snapshot(None, "", None, problem)
+            head, data = held
+            return Snapshot(data, head["version"], _when(head), problem)
         snapshot = self._snapshot(key, good)
         return Snapshot(snapshot.data, snapshot.version, snapshot.fetched_at, problem)
 
     def _snapshot(self, key: str, head: dict[str, Any], data: Any = ...) -> Snapshot[Any]:
         """Build a snapshot for `head`, decoding its payload only if this process lacks it."""
         if data is ...:
-            held = _memo.get(key)
-            if held and held[0] == head["version"]:
+            held = _decoded(key)
+            if held and held[0]["version"] == head["version"]:
                 data = held[1]
             else:
-                good = head if "payload" in head else cache.get(key + ":good")
+                good = head if "payload" in head else shared_cache.get(key + ":good")
                 if good is None:
                     return Snapshot(None, "", None)
-                head = good
+                head = {k: v for k, v in good.items() if k != "payload"}
                 data = _decode(good["payload"])
-                with _memo_lock:
-                    _memo[key] = (good["version"], data)
-        fetched_at = datetime.fromtimestamp(head["fetched_at"], tz=UTC)
-        return Snapshot(data, head["version"], fetched_at)
+                _remember_decoded(key, head, data)
+        return Snapshot(data, head["version"], _when(head))
+
+
+def _when(head: dict[str, Any]) -> datetime:
+    return datetime.fromtimestamp(head["fetched_at"], tz=UTC)
+
+
+_stack_id_sets: LRUCache[str, frozenset[str]] = LRUCache(maxsize=4)
+
+
+def _stack_ids(version: str, stacks: list[Stack]) -> frozenset[str]:
+    ids = _stack_id_sets.get(version)
+    if ids is None:
+        ids = _stack_id_sets[version] = frozenset(s.id for s in stacks)
+    return ids
 
 
 def _registry_url() -> str | None:
@@ -298,11 +385,6 @@ def _decode(payload: bytes) -> Any:
     return pickle.loads(payload)  # noqa: S301 - only this service writes these payloads
 
 
-def _error_fields(exc: errors.SpaceliftError) -> dict[str, str]:
-    """An error as plain data: exceptions with extra arguments do not survive pickling."""
-    return {"summary": exc.summary, "detail": exc.message, "hint": exc.hint}
-
-
 def client_for(connection: Connection) -> SpaceliftClient:
     """One client per connection and process, so its HTTP sessions are reused."""
     client = _clients.get(connection.fingerprint)
@@ -314,13 +396,3 @@ def client_for(connection: Connection) -> SpaceliftClient:
         )
         _clients[connection.fingerprint] = client
     return client
-
-
-def forget_process_state() -> None:
-    """Drop what this process holds for every connection (decoded payloads, clients).
-
-    For tests, which start each case from a cold process; the shared cache is theirs to clear.
-    """
-    with _memo_lock:
-        _memo.clear()
-    _clients.clear()

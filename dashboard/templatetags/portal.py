@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import markdown as markdown_lib
 import nh3
 from django import template
+from django.urls import NoReverseMatch, reverse
 from django.utils.dateformat import format as date_format
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
@@ -121,3 +123,24 @@ def ago(value: datetime | None) -> str:
 def exact(value: datetime | None) -> str:
     """The exact moment with its zone: `2026-11-23 11:05:00 UTC`."""
     return date_format(localtime(value), EXACT_TIME) if value else "—"
+
+
+@register.filter
+def http_url(value: str | None) -> str:
+    """`value` if it is an http(s) URL, else "": only those become links (no `javascript:`)."""
+    if not value:
+        return ""
+    try:
+        scheme = urlsplit(str(value).strip()).scheme.lower()
+    except ValueError:
+        return ""
+    return str(value).strip() if scheme in ("http", "https") else ""
+
+
+@register.filter
+def stack_path(stack_id: str) -> str:
+    """The portal's page of a stack, or "" for an ID its URLs cannot carry (shown unlinked)."""
+    try:
+        return reverse("dashboard:stack", args=[stack_id])
+    except NoReverseMatch:
+        return ""

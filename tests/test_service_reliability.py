@@ -1,0 +1,146 @@
+"""Stale-while-revalidate, a page's one deadline, and requests that never queue on a hang."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from dashboard.spacelift.account import Connection
+from dashboard.spacelift.client import SpaceliftClient
+from dashboard.spacelift.service import SpaceliftService
+from simulator.server import DEFAULT_HANG_SECONDS
+
+# The client would wait this long; the simulator's hang ends first, with an error.
+PATIENT_TIMEOUT = 20.0
+HANG_SECONDS = 1.0
+
+
+@pytest.fixture(autouse=True)
+def hang_seconds_restored(sim):
+    yield
+    sim.set_faults(hang_seconds=DEFAULT_HANG_SECONDS)
+
+
+def make_service(sim, *, read_timeout: float = 2.0, ttl: float = 10) -> SpaceliftService:
+    connection = Connection(sim.url, sim.key_id, sim.key_secret)
+    client = SpaceliftClient(connection, connect_timeout=1.0, read_timeout=read_timeout)
+    return SpaceliftService(connection, client=client, ttl=ttl)
+
+
+def wait_until_simulator_saw(sim, field: str, count: int) -> None:
+    """Block until the simulator has received `count` queries of `field` (bounded)."""
+    event = threading.Event()
+    for _ in range(400):
+        if sim.stats()["by_field"].get(field, 0) >= count:
+            return
+        event.wait(0.025)
+    raise AssertionError(f"the simulator never saw {count} {field} queries")
+
+
+def in_thread(work) -> tuple[threading.Thread, list]:
+    result: list = []
+    thread = threading.Thread(target=lambda: result.append(work()))
+    thread.start()
+    return thread, result
+
+
+def test_an_expired_result_is_refreshed_by_one_request_and_the_others_get_it_at_once(sim, clock):
+    svc = make_service(sim, read_timeout=PATIENT_TIMEOUT)
+    first = svc.stacks()
+    clock.advance(11)  # the interval ends
+    sim.set_faults(mode="hang", hang_seconds=HANG_SECONDS)
+    refresher, refreshed = in_thread(svc.stacks)
+    wait_until_simulator_saw(sim, "stacks", 2)  # the refresh is in flight, hanging
+    others = [svc.stacks() for _ in range(5)]
+    refresher.join(timeout=30)
+    sim.set_faults(mode=None)
+    # The refresh failed; had the others waited for it, they would carry its problem.
+    assert refreshed[0].stale
+    assert all(o.data == first.data and o.version == first.version and o.ok for o in others)
+    assert sim.stats()["by_field"]["stacks"] == 2
+
+
+def test_a_refresh_that_fails_marks_the_last_data_stale_for_everyone(sim, clock):
+    svc = make_service(sim)
+    first = svc.stacks()
+    clock.advance(11)
+    sim.set_faults(mode="http500")
+    refreshed = svc.stacks()
+    after = svc.stacks()
+    assert refreshed.stale and after.stale
+    assert after.data == first.data
+    assert sim.stats()["by_field"]["stacks"] == 2
+
+
+def test_when_every_permit_is_taken_a_read_answers_at_once_without_spacelift(sim, settings, clock):
+    settings.PORTAL_SPACELIFT_CONCURRENCY = 1
+    svc = make_service(sim, read_timeout=PATIENT_TIMEOUT)
+    svc.client.token()
+    sim.set_faults(mode="hang", hang_seconds=HANG_SECONDS)
+    waiting, _ = in_thread(lambda: svc.stack("payments-prod"))
+    wait_until_simulator_saw(sim, "stack", 1)  # it holds the only permit
+    answer = svc.stacks()
+    waiting.join(timeout=30)
+    sim.set_faults(mode=None)
+    assert answer.data is None
+    assert answer.problem.summary == "Spacelift did not answer in time"
+    assert "already waiting" in answer.problem.detail
+    assert sim.stats()["by_field"].get("stacks", 0) == 0
+
+
+def test_a_pages_reads_run_at_once_under_one_deadline(sim):
+    svc = make_service(sim, read_timeout=1.0)
+    svc.client.token()
+    sim.set_faults(mode="hang")
+    reads = svc.read_many(
+        stack=lambda: svc.stack("payments-prod"),
+        runs=lambda: svc.runs("payments-prod"),
+        environment=lambda: svc.stack_config("payments-prod"),
+    )
+    sim.set_faults(mode=None)
+    assert {name: r.problem.summary for name, r in reads.items()} == dict.fromkeys(
+        ("stack", "runs", "environment"), "Spacelift did not answer in time"
+    )
+    # All three reached Spacelift: they ran side by side, not one after the other (in turn,
+    # the second would have found the shared deadline already spent).
+    assert sim.stats()["by_field"]["stack"] == 3
+
+
+def test_an_invalidated_result_is_read_again(sim):
+    svc = make_service(sim)
+    svc.stacks()
+    svc.invalidate("stacks")
+    svc.stacks()
+    assert sim.stats()["by_field"]["stacks"] == 2
+
+
+def test_a_page_that_must_read_the_stack_list_first_still_has_one_deadline(sim):
+    svc = make_service(sim, read_timeout=1.0)
+    svc.client.token()
+    sim.set_faults(mode="hang")
+    with svc.one_deadline():
+        listed = svc.may_exist("payments-prod")  # the list hangs until the page's deadline
+        reads = svc.read_many(
+            stack=lambda: svc.stack("payments-prod"), runs=lambda: svc.runs("payments-prod")
+        )
+    sim.set_faults(mode=None)
+    assert listed  # without a list, the stack is asked for
+    assert all(r.problem and r.data is None for r in reads.values())
+    # The deadline was spent on the list: the page's other reads never reached Spacelift.
+    assert sim.stats()["by_field"].get("stack", 0) == 0
+
+
+def test_without_a_permit_a_read_of_what_another_is_fetching_says_so(sim, settings):
+    settings.PORTAL_SPACELIFT_CONCURRENCY = 1
+    svc = make_service(sim, read_timeout=PATIENT_TIMEOUT)
+    svc.client.token()
+    sim.set_faults(mode="hang", hang_seconds=HANG_SECONDS)
+    fetching, _ = in_thread(svc.stacks)
+    wait_until_simulator_saw(sim, "stacks", 1)
+    answer = svc.stacks()
+    fetching.join(timeout=30)
+    sim.set_faults(mode=None)
+    assert answer.data is None
+    assert answer.problem.summary == "Still reading from Spacelift"
+    assert sim.stats()["by_field"]["stacks"] == 1
