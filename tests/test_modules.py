@@ -23,8 +23,10 @@ NO_VERSIONS = (
 
 
 @pytest.fixture
-def registry(connected):
-    """The simulator, with the registry switch put back whatever the test does."""
+def registry(connected, settings):
+    """The simulator named as the registry (SPACELIFT_REGISTRY_URL), with its switch put back
+    whatever the test does."""
+    settings.SPACELIFT_REGISTRY_URL = connected.url
     yield connected
     connected.set_faults(registry_no_access=False)
 

@@ -27,9 +27,10 @@ from gql.transport.exceptions import (
 )
 from gql.transport.requests import RequestsHTTPTransport
 
-from . import documents, errors
+from . import documents, errors, fields
 from .connection import Connection
-from .types import ConfigElement, Module, ModuleVersions, Run, Space, Stack
+from .documents import Document
+from .types import ConfigElement, Module, ModuleVersion, ModuleVersions, Run, Space, Stack
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,8 @@ DEFAULT_CONNECT_TIMEOUT_SECONDS = 5.0
 DEFAULT_READ_TIMEOUT_SECONDS = 10.0
 # How long one process waits for another's token exchange before doing its own.
 EXCHANGE_LOCK_SECONDS = 15
+# How long the portal remembers that a list held data (to doubt an empty answer after it).
+SEEN_SECONDS = 7 * 24 * 3600
 
 T = TypeVar("T")
 
@@ -108,46 +111,83 @@ class SpaceliftClient:
         self.clock = clock
         self._local = threading.local()
         self._token_key = f"spacelift:{connection.fingerprint}:jwt"
+        self._fields_key = f"spacelift:{connection.fingerprint}:optional-fields"
+        self._seen_key = f"spacelift:{connection.fingerprint}:seen:"
 
     # Reads --------------------------------------------------------------------------------
 
     def list_stacks(self) -> list[Stack]:
-        data = self.execute(documents.STACKS)
-        return self._parse(lambda: [Stack.from_api(s) for s in data["stacks"] or ()])
+        data = self.read(documents.STACKS, None, empty=lambda d: not d.get("stacks"), seen="stacks")
+        stacks = self._parse(lambda: [Stack.from_api(s) for s in data["stacks"] or ()])
+        self._note_stacks({s.id for s in stacks})
+        return stacks
 
     def get_stack(self, stack_id: str) -> Stack | None:
-        data = self.execute(documents.STACK, {"id": stack_id})
-        return self._parse(lambda: Stack.from_api(data["stack"]) if data["stack"] else None)
+        data = self._read_stack(documents.STACK, {"id": stack_id}, stack_id)
+        stack = self._parse(lambda: Stack.from_api(data["stack"]) if data["stack"] else None)
+        if stack is not None:
+            self._note_stacks({stack.id}, add=True)
+        return stack
 
     def list_runs(self, stack_id: str, before: str | None = None) -> list[Run] | None:
         """One page of tracked runs, newest first; None when the stack is gone."""
-        data = self.execute(documents.RUNS, {"id": stack_id, "before": before})
+        data = self._read_stack(documents.RUNS, {"id": stack_id, "before": before}, stack_id)
         if not data.get("stack"):
             return None
         return self._parse(lambda: [Run.from_api(r) for r in data["stack"]["runs"] or ()])
 
     def get_run(self, stack_id: str, run_id: str) -> Run | None:
-        data = self.execute(documents.RUN, {"stack": stack_id, "run": run_id})
+        data = self._read_stack(documents.RUN, {"stack": stack_id, "run": run_id}, stack_id)
         stack = data.get("stack")
         if not stack or not stack.get("run"):
             return None
         return self._parse(lambda: Run.from_api(stack["run"]))
 
     def list_spaces(self) -> list[Space]:
-        data = self.execute(documents.SPACES)
+        data = self.read(documents.SPACES, None, empty=lambda d: not d.get("spaces"), seen="spaces")
         return self._parse(lambda: [Space.from_api(s) for s in data["spaces"] or ()])
 
     def get_stack_config(self, stack_id: str) -> list[ConfigElement] | None:
         """The stack's own environment variables and mounted files; None when it is gone."""
-        data = self.execute(documents.STACK_CONFIG, {"id": stack_id})
+        data = self._read_stack(documents.STACK_CONFIG, {"id": stack_id}, stack_id)
         stack = data.get("stack")
         if not stack:
             return None
         return self._parse(lambda: [ConfigElement.from_api(c) for c in stack["config"] or ()])
 
     def list_modules(self) -> list[Module]:
-        data = self.execute(documents.MODULES)
+        data = self.read(
+            documents.MODULES, None, empty=lambda d: not d.get("modules"), seen="modules"
+        )
         return self._parse(lambda: [Module.from_api(m) for m in data["modules"] or ()])
+
+    def list_module_versions(
+        self, module_ids: list[str], *, include_failed: bool = False
+    ) -> dict[str, tuple[ModuleVersion, ...] | None]:
+        """Modules' versions over GraphQL, as spacectl reads them, all in one query.
+
+        Each module is an alias of `module(id) { versions(includeFailed:) }` (spacectl
+        `internal/cmd/module/mcp.go`); None for a module that is gone.
+        """
+        if not module_ids:
+            return {}
+        data = self.execute(
+            documents.module_versions(len(module_ids)),
+            {"includeFailed": include_failed} | {f"m{i}": m for i, m in enumerate(module_ids)},
+        )
+
+        def build() -> dict[str, tuple[ModuleVersion, ...] | None]:
+            found: dict[str, tuple[ModuleVersion, ...] | None] = {}
+            for i, module_id in enumerate(module_ids):
+                module = data.get(f"m{i}")
+                found[module_id] = (
+                    tuple(ModuleVersion.from_api(v) for v in module.get("versions") or ())
+                    if module
+                    else None
+                )
+            return found
+
+        return self._parse(build)
 
     def module_versions(
         self, org: str, name: str, provider: str, *, registry_url: str | None = None
@@ -327,36 +367,149 @@ class SpaceliftClient:
 
     # Transport ----------------------------------------------------------------------------
 
-    def execute(self, document: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    def execute(
+        self, document: str | Document, variables: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Run a query with a token; on `unauthorized`, one re-exchange and one retry.
 
         The exchange, the query and the retry share one time budget (the read timeout), so a
         hung Spacelift holds a page no longer than SPACELIFT_TIMEOUT_SECONDS in all.
         """
+        return self._within_deadline(lambda: self._execute(document, variables))
+
+    def _within_deadline(self, call: Callable[[], T]) -> T:
         if getattr(self._local, "deadline", None) is not None:
-            return self._execute(document, variables)
+            return call()
         self._local.deadline = time.monotonic() + self.timeout[1]
         try:
-            return self._execute(document, variables)
+            return call()
         finally:
             self._local.deadline = None
 
-    def _execute(self, document: str, variables: dict[str, Any] | None) -> dict[str, Any]:
+    def _execute(self, document: str | Document, variables: dict[str, Any] | None) -> dict:
+        if not isinstance(document, Document):
+            return self._checked(*self._authorized_post(document, variables))
+        optional = document.optional
+        known = self.known_fields() if optional else None
+        missing = known.missing & optional if known else frozenset()
+        data, errs = self._authorized_post(document.render(missing), variables)
+        rejected = fields.rejected_fields(errs) if errs else None
+        if known is not None and rejected and rejected <= optional - missing:
+            # The API lacks optional fields it was not known to lack: drop them, retry once.
+            logger.warning(
+                "Spacelift has no %s; leaving it out of queries from now on",
+                ", ".join(sorted(rejected)),
+            )
+            known = self._learn_missing(rejected)
+            data, errs = self._authorized_post(document.render(known.missing & optional), variables)
+        return self._checked(data, errs)
+
+    def _authorized_post(
+        self, text: str, variables: dict[str, Any] | None
+    ) -> tuple[Any, list[dict[str, Any]]]:
         token = self.token()
-        data, errs = self._post(document, variables, token.jwt)
+        data, errs = self._post(text, variables, token.jwt)
         if errs and _is_unauthorized(errs):
             logger.info("Spacelift said unauthorized; exchanging the key again once")
             token = self._exchange_once(stale_jwt=token.jwt)
-            data, errs = self._post(document, variables, token.jwt)
+            data, errs = self._post(text, variables, token.jwt)
             if errs and _is_unauthorized(errs):
                 raise errors.Unauthorized(
                     f"Spacelift refused a fresh token for key {self.connection.key_id}"
                 )
+        return data, errs
+
+    def _checked(self, data: Any, errs: list[dict[str, Any]]) -> dict[str, Any]:
         if errs:
             raise errors.GraphQLError(f"Spacelift rejected the query: {self._error_text(errs)}")
         if not isinstance(data, dict):
             raise errors.NotJSON("Spacelift's answer had no data")
         return data
+
+    # Optional fields ----------------------------------------------------------------------
+
+    def known_fields(self) -> fields.KnownFields:
+        """Which optional fields the API lacks; learned once per connection, in the cache."""
+        known = self.cache.get(self._fields_key)
+        if isinstance(known, fields.KnownFields):
+            return known
+        data, errs = self._authorized_post(fields.introspection_query(), None)
+        if errs or not isinstance(data, dict):
+            logger.info("Spacelift answers no introspection; optional fields are learned by use")
+            known = fields.without_introspection()
+        else:
+            known = fields.from_introspection(data)
+        self.cache.set(self._fields_key, known, timeout=fields.KNOWN_FIELDS_SECONDS)
+        return known
+
+    def _learn_missing(self, rejected: set[str]) -> fields.KnownFields:
+        current = self.cache.get(self._fields_key)
+        if not isinstance(current, fields.KnownFields):
+            current = fields.without_introspection()
+        known = current.with_missing(rejected)
+        self.cache.set(self._fields_key, known, timeout=fields.KNOWN_FIELDS_SECONDS)
+        return known
+
+    # Empty answers --------------------------------------------------------------------------
+    # Spacelift answers a token it no longer accepts with `stacks: []`, `stack: null` and
+    # `viewer: null`, without an error (spacectl 661b675, 7a8ea4b). An answer that looks empty
+    # after data was seen is checked with `viewer`, and only then: never on every poll.
+
+    def read(
+        self,
+        document: str | Document,
+        variables: dict[str, Any] | None,
+        *,
+        empty: Callable[[dict[str, Any]], bool],
+        seen: str | None = None,
+        doubt: Callable[[], bool] | None = None,
+    ) -> dict[str, Any]:
+        """`execute`, doubting an `empty` answer where data was `seen` (or `doubt` says so)."""
+        return self._within_deadline(lambda: self._read(document, variables, empty, seen, doubt))
+
+    def _read(self, document, variables, empty, seen, doubt) -> dict[str, Any]:
+        data = self._execute(document, variables)
+        if not empty(data):
+            if seen:
+                self._note_seen(seen)
+            return data
+        if not ((seen and self.cache.get(self._seen_key + seen)) or (doubt and doubt())):
+            return data
+        if self._viewer_present():
+            return data  # a real empty answer: the key can read, and there is nothing
+        logger.warning("Spacelift answered as if signed out (viewer is null); exchanging again")
+        self._exchange_once(stale_jwt=self.token().jwt)
+        data = self._execute(document, variables)
+        if empty(data) and not self._viewer_present():
+            raise errors.TokenNotAccepted(
+                f"Spacelift signs API key {self.connection.key_id} in, then answers its "
+                "token as if signed out (viewer is null)"
+            )
+        return data
+
+    def _viewer_present(self) -> bool:
+        data = self._checked(*self._authorized_post(documents.VIEWER, None))
+        return bool(data.get("viewer"))
+
+    def _read_stack(self, document: Document, variables: dict[str, Any], stack_id: str) -> dict:
+        return self.read(
+            document,
+            variables,
+            empty=lambda d: not d.get("stack"),
+            doubt=lambda: stack_id in (self.cache.get(self._seen_key + "stack-ids") or ()),
+        )
+
+    def _note_seen(self, name: str) -> None:
+        if not self.cache.get(self._seen_key + name):
+            self.cache.set(self._seen_key + name, True, timeout=SEEN_SECONDS)
+
+    def _note_stacks(self, ids: set[str], *, add: bool = False) -> None:
+        """Remember the stacks seen, so a null `stack(id)` for one of them is doubted."""
+        key = self._seen_key + "stack-ids"
+        known = self.cache.get(key) or frozenset()
+        updated = known | ids if add else frozenset(ids) or known
+        if updated != known:
+            self.cache.set(key, frozenset(updated), timeout=SEEN_SECONDS)
 
     def _transport(self) -> _Transport:
         transport = getattr(self._local, "transport", None)

@@ -81,3 +81,15 @@ class GraphQLError(SpaceliftError):
 class NotFound(SpaceliftError):
     summary = "Not found in Spacelift"
     hint = "It may have been deleted, or the key cannot see its space."
+
+
+class TokenNotAccepted(SpaceliftError):
+    """Spacelift answers an unaccepted token with empty lists and nulls, not an error."""
+
+    summary = (
+        "Spacelift no longer accepts this API key: it may have been revoked or its secret rotated"
+    )
+    hint = (
+        "Create a new API key in Spacelift (Organization settings > API keys) and enter it in "
+        "Settings. The portal shows the last data it read until then."
+    )
