@@ -58,6 +58,21 @@ def accept_empty_variables(query: str) -> str:
     return _EMPTY_VARIABLES.sub(r"\1", query)
 
 
+_CORE_CANNOT_QUERY = re.compile(
+    r"Cannot query field '(\w+)' on type '(\w+)'\.(?: Did you mean .*)?"
+)
+
+
+def as_spacelift_words(error: dict[str, Any]) -> dict[str, Any]:
+    """graphql-core quotes names with ' and suggests others; Spacelift's server (gqlparser,
+    like graphql-js) says `Cannot query field "x" on type "Y".` A client matches that text."""
+    message = str(error.get("message", ""))
+    match = _CORE_CANNOT_QUERY.fullmatch(message)
+    if match is None:
+        return error
+    return {**error, "message": f'Cannot query field "{match[1]}" on type "{match[2]}".'}
+
+
 def asks_introspection(query: str) -> bool:
     return bool(_INTROSPECTION_FIELD.search(query))
 

@@ -259,7 +259,7 @@ def _prepare(query: str, lean: bool = False) -> _Prepared:
         return _Prepared(None, [error.formatted])
     errors = validate(load_schema(lean), document)
     if errors:
-        return _Prepared(document, [error.formatted for error in errors])
+        return _Prepared(document, [realism.as_spacelift_words(e.formatted) for e in errors])
     return _Prepared(document, [])
 
 
@@ -739,7 +739,7 @@ class Simulator:
         if faults["no_introspection"] and realism.asks_introspection(request["query"]):
             self._count("invalid")
             message = realism.NO_INTROSPECTION
-            return _json_reply({"errors": [{"message": message}]}, 400, root_fields=root_fields)
+            return _json_reply({"errors": [{"message": message}]}, root_fields=root_fields)
         if operation is None:
             self._count("invalid")
             name = request.get("operationName")

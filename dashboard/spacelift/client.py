@@ -433,7 +433,12 @@ class SpaceliftClient:
         known = self.cache.get(self._fields_key)
         if isinstance(known, fields.KnownFields):
             return known
-        data, errs = self._authorized_post(fields.introspection_query(), None)
+        try:
+            data, errs = self._authorized_post(fields.introspection_query(), None)
+        except errors.HTTPStatusError as exc:
+            if exc.status != 400:  # some servers refuse introspection with HTTP 400
+                raise
+            data, errs = None, [{"message": exc.message}]
         if errs or not isinstance(data, dict):
             logger.info("Spacelift answers no introspection; optional fields are learned by use")
             known = fields.without_introspection()

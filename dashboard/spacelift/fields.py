@@ -21,8 +21,10 @@ from .documents import OPTIONAL_FIELDS
 # portal looks again once a day. Learning costs one query.
 KNOWN_FIELDS_SECONDS = 24 * 3600
 
-# graphql-js (and graphql-core) word for a field a type does not have.
-_CANNOT_QUERY = re.compile(r'Cannot query field "([A-Za-z_]\w*)" on type "([A-Za-z_]\w*)"')
+# How Spacelift (and graphql-js) words a field a type does not have; graphql-core quotes with '.
+_CANNOT_QUERY = re.compile(
+    r"""Cannot query field ["']([A-Za-z_]\w*)["'] on type ["']([A-Za-z_]\w*)["']"""
+)
 
 INTROSPECTION = "by introspection"
 FROM_ERRORS = "from rejected queries"
