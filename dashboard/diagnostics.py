@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .spacelift import errors
+from .spacelift import errors, fields
 from .spacelift.client import SpaceliftClient
 from .spacelift.connection import Connection
+from .spacelift.documents import OPTIONAL_FIELDS
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,7 @@ class Check:
     passed: bool
     message: str
     fix: str = ""
+    details: tuple[str, ...] = ()  # one line each, shown as a list under the message
 
 
 def _host_fix(exc: errors.SpaceliftError) -> str:
@@ -47,7 +49,7 @@ def run_checks(connection: Connection, *, timeout: float = 10.0) -> list[Check]:
     # Its own throwaway cache: a test neither reuses nor replaces the portal's shared token.
     client = SpaceliftClient(
         connection,
-        cache=_NoCache(),
+        cache=_RunCache(),
         connect_timeout=min(5.0, timeout),
         read_timeout=timeout,
     )
@@ -133,20 +135,59 @@ def run_checks(connection: Connection, *, timeout: float = 10.0) -> list[Check]:
                 f"{len(stacks)} stack(s) in {len(spaces)} readable space(s): {space_names}.",
             )
         )
+    checks.append(_optional_fields_check(client, stacks[0].id if stacks else None))
     return checks
 
 
-class _NoCache:
-    """A cache that keeps nothing: each diagnostic run exchanges the key itself."""
+def _optional_fields_check(client: SpaceliftClient, stack_id: str | None) -> Check:
+    """Which optional fields this API has, and what the portal does without each."""
+    name = "Optional fields of this Spacelift's API"
+    try:
+        if stack_id and client.known_fields().undetermined:
+            # No introspection: the stack page's queries find the rest out.
+            client.get_stack(stack_id)
+            client.list_runs(stack_id)
+            client.get_stack_config(stack_id)
+        known = client.known_fields()
+    except errors.SpaceliftError as exc:
+        return Check(name, False, exc.message, exc.hint)
+    total = len(OPTIONAL_FIELDS)
+    has = len(known.present)
+    how = (
+        "asked by introspection"
+        if known.method == fields.INTROSPECTION
+        else ("found from the queries it rejects (it answers no introspection)")
+    )
+    details = [f"Has {field}." for field in sorted(known.present)]
+    details += [f"No {field}: {OPTIONAL_FIELDS[field]}." for field in sorted(known.missing)]
+    details += [
+        f"Not known whether it has {field}: found out on first use."
+        for field in sorted(known.undetermined)
+    ]
+    message = f"The API has {has} of the {total} optional fields the portal can use ({how})."
+    if known.missing:
+        message += " Pages still show; only the features of the missing fields are hidden."
+    return Check(name, True, message, details=tuple(details))
+
+
+class _RunCache:
+    """A cache for one diagnostic run only: it exchanges the key and learns the API itself,
+    and neither reuses nor replaces what the portal keeps."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, object] = {}
 
     def get(self, key, default=None):
-        return default
+        return self._values.get(key, default)
 
-    def set(self, *args, **kwargs):
-        return None
+    def set(self, key, value, *args, **kwargs):
+        self._values[key] = value
 
-    def add(self, *args, **kwargs):
+    def add(self, key, value, *args, **kwargs):
+        if key in self._values:
+            return False
+        self._values[key] = value
         return True
 
-    def delete(self, *args, **kwargs):
-        return None
+    def delete(self, key, *args, **kwargs):
+        self._values.pop(key, None)
