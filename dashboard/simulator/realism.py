@@ -132,6 +132,44 @@ class ModuleVersion:
     created_at: int
     notes: str | None
     yanked: bool
+    module: Any = None
+
+
+# Fields Spacelift's own clients ask for that the simulated world does not model: each gets
+# a plain value (no hooks, no comments, nothing attached), so their documents are answered.
+_HOOKS = ("Apply", "Init", "Plan", "Perform", "Destroy")
+CLIENT_FIELD_VALUES: dict[str, dict[str, Any]] = {
+    "Stack": {
+        **{f"{when}{hook}": [] for hook in _HOOKS for when in ("after", "before")},
+        "localPreviewEnabled": False,
+        "managesStateFile": True,
+        "additionalProjectGlobs": [],
+        "moduleVersionsUsed": [],
+    },
+    "StackContextAttachment": {"config": []},
+    "Run": {"comments": []},
+    "Module": {
+        "canWrite": True,
+        "localPreviewEnabled": False,
+        "starred": False,
+        "workerPool": None,
+    },
+}
+
+
+def attach_client_fields(schema: GraphQLSchema) -> None:
+    """Answer CLIENT_FIELD_VALUES, and the Module fields the world can derive."""
+    for type_name, values in CLIENT_FIELD_VALUES.items():
+        type_ = schema.get_type(type_name)
+        assert isinstance(type_, GraphQLObjectType)
+        for name, value in values.items():
+            type_.fields[name].resolve = lambda source, info, _value=value, **_: (
+                list(_value) if isinstance(_value, list) else _value
+            )
+    module = schema.get_type("Module")
+    assert isinstance(module, GraphQLObjectType)
+    module.fields["owner"].resolve = lambda source, info: source.namespace
+    module.fields["apiHost"].resolve = lambda source, info: info.context.simulator.base_url
 
 
 def module_versions(module: Any, include_failed: bool = False) -> list[ModuleVersion]:
@@ -146,6 +184,7 @@ def module_versions(module: Any, include_failed: bool = False) -> list[ModuleVer
             created_at=module.created_at + (count - index) * 7 * 86400,
             notes=f"Release {number}" if index % 2 == 0 else None,
             yanked=index % 5 == 4,
+            module=module,
         )
         for index, number in enumerate(reversed(module.versions))
     ]
@@ -154,7 +193,8 @@ def module_versions(module: Any, include_failed: bool = False) -> list[ModuleVer
         failed = f"{major}.{rest.partition('.')[0]}.{int(rest.partition('.')[2] or 0) + 1}"
         failed_at = found[0].created_at + 86400
         found.insert(
-            0, ModuleVersion(f"{module.id}-failed", failed, "FAILED", failed_at, None, False)
+            0,
+            ModuleVersion(f"{module.id}-failed", failed, "FAILED", failed_at, None, False, module),
         )
     return found
 

@@ -231,6 +231,7 @@ def load_schema(lean: bool = False) -> GraphQLSchema:
     vendor = schema.get_type("StackConfigVendor")
     assert isinstance(vendor, GraphQLUnionType)
     vendor.resolve_type = lambda value, info, abstract_type: value.TYPENAME
+    realism.attach_client_fields(schema)
     realism.guard_root_fields(schema, _PUBLIC_ROOT_FIELDS)
     return realism.lean_fields(schema) if lean else schema
 
