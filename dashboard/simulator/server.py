@@ -17,7 +17,9 @@ versions list, as Spacelift does to a token that may not read the module's space
 Faults (latency, HTTP 500, HTML instead of JSON, unauthorized, a hang, a GraphQL error,
 HTTP 429) are switched at start or at runtime through `/_sim/faults`; they apply to
 `/graphql` and, except the GraphQL error, to the registry. `/_sim/*` also reads and resets
-counters, steps the world and rebuilds it.
+counters, steps the world and rebuilds it. `realism.py` holds the ways the real API answers
+that a tidy GraphQL server would not (a lean schema, empty answers to an unaccepted token, a
+lenient parser), switched like the faults.
 
 The log has one line per request: method, path, root fields, status, milliseconds. It never
 holds the secret, the variables or the Authorization header.
@@ -1122,7 +1124,10 @@ def _describe(simulator: Simulator) -> dict[str, Any]:
             "POST /_sim/reset-stats": "zero the counters",
             "GET /_sim/faults": "current faults",
             "POST /_sim/faults": 'change faults, e.g. {"mode": "http500", "latency": 0.5}, '
-            'or {"registry_no_access": true}',
+            'or {"registry_no_access": true}; the real API\'s ways (realism.py): '
+            '{"lean": true} (no optional fields), {"no_introspection": true}, '
+            '{"unaccepted_empty": true} (empty answers, not `unauthorized`, to a bad token), '
+            '{"accept_no_tokens": true} (no token is accepted, as for a revoked key)',
             "DELETE /_sim/faults": "clear every fault",
             "POST /_sim/step": "move every active run one state forward",
             "GET /_sim/world": "size, seed and active stacks",

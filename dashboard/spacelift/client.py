@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
-from urllib.parse import quote, urlsplit
 
 import requests
 from django.core.cache import cache as default_cache
@@ -27,9 +26,10 @@ from gql.transport.exceptions import (
 )
 from gql.transport.requests import RequestsHTTPTransport
 
-from . import documents, errors, fields
+from . import documents, errors, fields, registry
 from .connection import Connection
 from .documents import Document
+from .empty_answers import EmptyAnswerChecks
 from .types import ConfigElement, Module, ModuleVersion, ModuleVersions, Run, Space, Stack
 
 logger = logging.getLogger(__name__)
@@ -40,8 +40,6 @@ DEFAULT_CONNECT_TIMEOUT_SECONDS = 5.0
 DEFAULT_READ_TIMEOUT_SECONDS = 10.0
 # How long one process waits for another's token exchange before doing its own.
 EXCHANGE_LOCK_SECONDS = 15
-# How long the portal remembers that a list held data (to doubt an empty answer after it).
-SEEN_SECONDS = 7 * 24 * 3600
 
 T = TypeVar("T")
 
@@ -64,38 +62,11 @@ class _Transport(RequestsHTTPTransport):
 
     def _prepare_result(self, response: requests.Response):
         self.response_headers = response.headers
-        _raise_for_status(response, "Spacelift")
+        errors.raise_for_status(response, "Spacelift")
         return super()._prepare_result(response)
 
 
-def _raise_for_status(response: requests.Response, who: str) -> None:
-    """Redirects (never followed), 429 with its Retry-After, and other error statuses."""
-    status = response.status_code
-    if 300 <= status < 400:
-        raise errors.HTTPStatusError(
-            status,
-            f"{who} answered HTTP {status}, a redirect; the portal only talks to the "
-            "configured host and does not follow it",
-        )
-    if status == 429:
-        raise errors.RateLimited(
-            429, f"{who} answered HTTP 429: too many requests", retry_after=_retry_after(response)
-        )
-    if status >= 400:
-        raise errors.HTTPStatusError(
-            status, f"{who} answered HTTP {status}", retry_after=_retry_after(response)
-        )
-
-
-def _retry_after(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After", "")
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
-
-
-class SpaceliftClient:
+class SpaceliftClient(EmptyAnswerChecks):
     def __init__(
         self,
         connection: Connection,
@@ -192,84 +163,8 @@ class SpaceliftClient:
     def module_versions(
         self, org: str, name: str, provider: str, *, registry_url: str | None = None
     ) -> ModuleVersions:
-        """A module's versions from the registry (Terraform registry protocol, not GraphQL).
-
-        `GET <registry>/registry/modules/v1/<org>/<name>/<provider>/versions` with the same
-        JWT. An empty list may mean the token may not read the module's space: Spacelift
-        answers that way instead of a 401 (../shared/spacelift-api.md, "Module registry").
-        A 401 gets one re-exchange and one retry, like `unauthorized` on GraphQL.
-        """
-        source = f"{org}/{name}/{provider}"
-        url = "/".join(
-            (
-                (registry_url or self.connection.base_url).rstrip("/"),
-                "registry/modules/v1",
-                *(quote(part, safe="") for part in (org, name, provider)),
-                "versions",
-            )
-        )
-        own_deadline = getattr(self._local, "deadline", None) is None
-        if own_deadline:
-            self._local.deadline = time.monotonic() + self.timeout[1]
-        try:
-            token = self.token()
-            response = self._registry_get(url, token.jwt)
-            if response.status_code == 401:
-                logger.info("The module registry answered 401; exchanging the key again once")
-                token = self._exchange_once(stale_jwt=token.jwt)
-                response = self._registry_get(url, token.jwt)
-        finally:
-            if own_deadline:
-                self._local.deadline = None
-        return self._registry_answer(response, source)
-
-    def _registry_get(self, url: str, jwt: str) -> requests.Response:
-        session = getattr(self._local, "registry_session", None)
-        if session is None:
-            session = self._local.registry_session = requests.Session()
-        connect, read = self.timeout
-        deadline = getattr(self._local, "deadline", None)
-        if deadline is not None:
-            read = deadline - time.monotonic()
-            if read <= 0:
-                raise errors.Timeout(
-                    f"The module registry did not answer within {self.timeout[1]:g} seconds"
-                )
-            connect = min(connect, read)
-        try:
-            return session.get(
-                url,
-                headers={"Authorization": f"Bearer {jwt}", "Accept": "application/json"},
-                timeout=(connect, read),
-                allow_redirects=False,
-            )
-        except requests.Timeout:
-            raise errors.Timeout(
-                f"The module registry did not answer within {self.timeout[1]:g} seconds"
-            ) from None
-        except requests.RequestException:
-            raise errors.Unreachable(
-                f"Could not connect to the module registry at {urlsplit(url).netloc}"
-            ) from None
-
-    @staticmethod
-    def _registry_answer(response: requests.Response, source: str) -> ModuleVersions:
-        status = response.status_code
-        if status == 401:
-            raise errors.Unauthorized("The module registry refused a fresh token (HTTP 401)")
-        if status == 404:
-            raise errors.NotFound(
-                f"The module registry has no module {source}; check the organisation name "
-                "(SPACELIFT_REGISTRY_ORG)"
-            )
-        _raise_for_status(response, "The module registry")
-        try:
-            return ModuleVersions.from_registry(response.json(), source)
-        except (KeyError, TypeError, ValueError, AttributeError):
-            raise errors.NotJSON(
-                "The module registry answered with something that is not a Terraform registry "
-                "versions list (a proxy or login page?)"
-            ) from None
+        """A module's versions from a Terraform registry (registry.py)."""
+        return registry.read_versions(self, org, name, provider, registry_url=registry_url)
 
     def probe(self) -> None:
         """Check the host answers GraphQL at all, without a token; raises what it finds."""
@@ -454,67 +349,6 @@ class SpaceliftClient:
         known = current.with_missing(rejected)
         self.cache.set(self._fields_key, known, timeout=fields.KNOWN_FIELDS_SECONDS)
         return known
-
-    # Empty answers --------------------------------------------------------------------------
-    # Spacelift answers a token it no longer accepts with `stacks: []`, `stack: null` and
-    # `viewer: null`, without an error (spacectl 661b675, 7a8ea4b). An answer that looks empty
-    # after data was seen is checked with `viewer`, and only then: never on every poll.
-
-    def read(
-        self,
-        document: str | Document,
-        variables: dict[str, Any] | None,
-        *,
-        empty: Callable[[dict[str, Any]], bool],
-        seen: str | None = None,
-        doubt: Callable[[], bool] | None = None,
-    ) -> dict[str, Any]:
-        """`execute`, doubting an `empty` answer where data was `seen` (or `doubt` says so)."""
-        return self._within_deadline(lambda: self._read(document, variables, empty, seen, doubt))
-
-    def _read(self, document, variables, empty, seen, doubt) -> dict[str, Any]:
-        data = self._execute(document, variables)
-        if not empty(data):
-            if seen:
-                self._note_seen(seen)
-            return data
-        if not ((seen and self.cache.get(self._seen_key + seen)) or (doubt and doubt())):
-            return data
-        if self._viewer_present():
-            return data  # a real empty answer: the key can read, and there is nothing
-        logger.warning("Spacelift answered as if signed out (viewer is null); exchanging again")
-        self._exchange_once(stale_jwt=self.token().jwt)
-        data = self._execute(document, variables)
-        if empty(data) and not self._viewer_present():
-            raise errors.TokenNotAccepted(
-                f"Spacelift signs API key {self.connection.key_id} in, then answers its "
-                "token as if signed out (viewer is null)"
-            )
-        return data
-
-    def _viewer_present(self) -> bool:
-        data = self._checked(*self._authorized_post(documents.VIEWER, None))
-        return bool(data.get("viewer"))
-
-    def _read_stack(self, document: Document, variables: dict[str, Any], stack_id: str) -> dict:
-        return self.read(
-            document,
-            variables,
-            empty=lambda d: not d.get("stack"),
-            doubt=lambda: stack_id in (self.cache.get(self._seen_key + "stack-ids") or ()),
-        )
-
-    def _note_seen(self, name: str) -> None:
-        if not self.cache.get(self._seen_key + name):
-            self.cache.set(self._seen_key + name, True, timeout=SEEN_SECONDS)
-
-    def _note_stacks(self, ids: set[str], *, add: bool = False) -> None:
-        """Remember the stacks seen, so a null `stack(id)` for one of them is doubted."""
-        key = self._seen_key + "stack-ids"
-        known = self.cache.get(key) or frozenset()
-        updated = known | ids if add else frozenset(ids) or known
-        if updated != known:
-            self.cache.set(key, frozenset(updated), timeout=SEEN_SECONDS)
 
     def _transport(self) -> _Transport:
         transport = getattr(self._local, "transport", None)
