@@ -107,6 +107,23 @@ def run_checks(connection: Connection, *, timeout: float = 10.0) -> list[Check]:
         checks.append(Check("What the key can read", False, exc.message, exc.hint))
         return checks
     space_names = ", ".join(sorted(s.name for s in spaces)) or "none"
+    try:
+        # An empty answer may be Spacelift's way to answer a token it does not accept.
+        signed_out = not (spaces and stacks) and not client.viewer_present()
+    except errors.SpaceliftError as exc:
+        checks.append(Check("What the key can read", False, exc.message, exc.hint))
+        return checks
+    if signed_out:
+        checks.append(
+            Check(
+                "What the key can read",
+                False,
+                "Spacelift signed the key in, then answered its token as if signed out "
+                "(viewer is null), with empty lists.",
+                errors.TokenNotAccepted.hint,
+            )
+        )
+        return checks
     if not spaces:
         checks.append(
             Check(

@@ -190,3 +190,11 @@ def test_test_connection_says_what_the_portal_does_without_each_missing_field(le
     assert "has 0 of the" in check.message and "rejects" in check.message
     assert "No Stack.isDrifted: no drift badge on the overview or the stack page." in check.details
     assert len(check.details) == len(OPTIONAL_FIELDS)
+
+
+def test_test_connection_tells_an_unaccepted_token_from_an_empty_account(unaccepted):
+    unaccepted.set_faults(accept_no_tokens=True)
+    checks = run_checks(Connection(unaccepted.url, unaccepted.key_id, unaccepted.key_secret))
+    assert [c.passed for c in checks] == [True, True, False]
+    assert "viewer is null" in checks[-1].message
+    assert "new API key" in checks[-1].fix

@@ -258,3 +258,12 @@ def test_an_unaccepted_token_does_not_empty_the_modules_page(api, portal):
     next_interval()
     page = get(portal, "/modules/")
     assert page.text.count('class="module panel"') == len(api.world.modules)
+
+
+def test_a_stack_only_seen_in_the_overview_is_not_a_404_when_tokens_stop_working(api, portal):
+    api.set_faults(unaccepted_empty=True)
+    stack_id = stack_ids(get(portal, "/?per_page=250").text)[-1]
+    api.set_faults(accept_no_tokens=True)
+    page = get(portal, f"/stacks/{stack_id}/")
+    assert page.status_code == 200
+    assert errors.TokenNotAccepted.summary in page.text

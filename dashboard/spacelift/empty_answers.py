@@ -46,19 +46,20 @@ class EmptyAnswerChecks:
             return data
         if not ((seen and self.cache.get(self._seen_key + seen)) or (doubt and doubt())):
             return data
-        if self._viewer_present():
+        if self.viewer_present():
             return data  # a real empty answer: the key can read, and there is nothing
         logger.warning("Spacelift answered as if signed out (viewer is null); exchanging again")
         self._exchange_once(stale_jwt=self.token().jwt)
         data = self._execute(document, variables)
-        if empty(data) and not self._viewer_present():
+        if empty(data) and not self.viewer_present():
             raise errors.TokenNotAccepted(
                 f"Spacelift signs API key {self.connection.key_id} in, then answers its "
                 "token as if signed out (viewer is null)"
             )
         return data
 
-    def _viewer_present(self) -> bool:
+    def viewer_present(self) -> bool:
+        """Whether Spacelift still accepts the token: `viewer` is null when it does not."""
         data = self._checked(*self._authorized_post(documents.VIEWER, None))
         return bool(data.get("viewer"))
 
