@@ -201,3 +201,20 @@ def test_versions_sort_as_versions_not_as_text():
 )
 def test_the_registry_organisation_comes_from_the_host(base_url, org):
     assert default_registry_org(base_url) == org
+
+
+def test_without_a_registry_url_versions_come_from_the_api_in_one_query(viewer_client, connected):
+    response = viewer_client.get("/modules/")
+    html = response.content.decode()
+    items = module_items(html)
+    assert set(items) == {m.id for m in connected.world.modules}
+    for module in connected.world.modules:
+        shown = re.findall(r"<li>\s*<code>([^<]+)</code>", items[module.id])
+        assert shown == sorted(module.versions, key=version_key, reverse=True)
+        assert items[module.id].count('<span class="tag">current</span>') == 1
+    long_lived = next(m for m in connected.world.modules if len(m.versions) >= 5)
+    assert "yanked</span>" in items[long_lived.id]
+    stats = connected.stats()
+    assert stats["registry"] == 0
+    assert stats["by_operation"]["ModuleVersions"] == 1
+    assert "Versions come from Spacelift's API" in html
