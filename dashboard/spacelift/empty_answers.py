@@ -10,6 +10,7 @@ fails with TokenNotAccepted, so the service keeps the last good data under the s
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -75,10 +76,15 @@ class EmptyAnswerChecks:
         if not self.cache.get(self._seen_key + name):
             self.cache.set(self._seen_key + name, True, timeout=SEEN_SECONDS)
 
-    def _note_stacks(self, ids: set[str], *, add: bool = False) -> None:
-        """Remember the stacks seen, so a null `stack(id)` for one of them is doubted."""
-        key = self._seen_key + "stack-ids"
-        known = self.cache.get(key) or frozenset()
-        updated = known | ids if add else frozenset(ids) or known
-        if updated != known:
-            self.cache.set(key, frozenset(updated), timeout=SEEN_SECONDS)
+    def _note_stacks(self, ids: set[str]) -> None:
+        """Remember the stacks seen, so a null `stack(id)` for one of them is doubted.
+
+        Every poll reads the list, so only a small digest is read each time; the set itself
+        is written when it changes and read only to doubt an answer.
+        """
+        if not ids:
+            return
+        digest = hashlib.blake2b("\0".join(sorted(ids)).encode(), digest_size=8).hexdigest()
+        if self.cache.get(self._seen_key + "stack-digest") != digest:
+            self.cache.set(self._seen_key + "stack-ids", frozenset(ids), timeout=SEEN_SECONDS)
+            self.cache.set(self._seen_key + "stack-digest", digest, timeout=SEEN_SECONDS)
