@@ -95,7 +95,10 @@ class SpaceliftClient(EmptyAnswerChecks):
 
     def get_stack(self, stack_id: str) -> Stack | None:
         data = self._read_stack(documents.STACK, {"id": stack_id}, stack_id)
-        return self._parse(lambda: Stack.from_api(data["stack"]) if data["stack"] else None)
+        stack = self._parse(lambda: Stack.from_api(data["stack"]) if data["stack"] else None)
+        if stack is not None:
+            self._note_stack(stack.id)
+        return stack
 
     def list_runs(self, stack_id: str, before: str | None = None) -> list[Run] | None:
         """One page of tracked runs, newest first; None when the stack is gone."""

@@ -69,7 +69,10 @@ class EmptyAnswerChecks:
             document,
             variables,
             empty=lambda d: not d.get("stack"),
-            doubt=lambda: stack_id in (self.cache.get(self._seen_key + "stack-ids") or ()),
+            doubt=lambda: (
+                bool(self.cache.get(self._seen_key + "stack:" + stack_id))
+                or stack_id in (self.cache.get(self._seen_key + "stack-ids") or ())
+            ),
         )
 
     def _note_seen(self, name: str) -> None:
@@ -88,3 +91,7 @@ class EmptyAnswerChecks:
         if self.cache.get(self._seen_key + "stack-digest") != digest:
             self.cache.set(self._seen_key + "stack-ids", frozenset(ids), timeout=SEEN_SECONDS)
             self.cache.set(self._seen_key + "stack-digest", digest, timeout=SEEN_SECONDS)
+
+    def _note_stack(self, stack_id: str) -> None:
+        """Remember one stack whose page was read (it may not be in a list read yet)."""
+        self.cache.add(self._seen_key + "stack:" + stack_id, True, timeout=SEEN_SECONDS)
