@@ -41,6 +41,11 @@ def module_items(html: str) -> dict[str, str]:
     return {module_id: item for item, module_id in items}
 
 
+def squeezed(html: str) -> str:
+    """The markup with every run of whitespace made one space, as a browser shows text."""
+    return " ".join(html.split())
+
+
 def shown_versions(item: str) -> list[str]:
     listing = re.search(r'<ol class="versions".*?</ol>', item, re.S)
     return re.findall(r"<li><code>([^<]+)</code>", listing.group(0)) if listing else []
@@ -72,7 +77,7 @@ def test_it_lists_every_module_with_source_versions_newest_first_and_deep_link(
         assert f'<code class="source">{source}</code>' in item
         assert shown_versions(item) == list(reversed(module.versions))
         assert "latest" in item
-    assert NO_VERSIONS not in html
+    assert NO_VERSIONS not in squeezed(html)
     assert "<strong>VPC</strong>" in html  # descriptions are Markdown, sanitised
     assert registry.key_secret not in html
 
@@ -83,7 +88,7 @@ def test_an_empty_versions_list_is_explained_not_reported_as_no_versions(viewer_
     items = module_items(html)
     assert items
     for item in items.values():
-        assert NO_VERSIONS in item
+        assert NO_VERSIONS in squeezed(item)
         assert shown_versions(item) == []
     assert "banner-error" not in html
     assert "could not be read" not in html
@@ -96,7 +101,7 @@ def test_when_spacelift_fails_the_page_says_so_with_status_200(viewer_client, re
     html = response.content.decode()
     assert "banner-error" in html
     assert "Spacelift could not be read" in html
-    assert NO_VERSIONS not in html
+    assert NO_VERSIONS not in squeezed(html)
 
 
 def test_a_registry_that_cannot_be_reached_is_an_error_not_an_empty_list(
@@ -111,7 +116,7 @@ def test_a_registry_that_cannot_be_reached_is_an_error_not_an_empty_list(
     assert "banner-error" in items[0]
     # After the first failure the others are not asked, and the page says so.
     assert all("Versions not asked for" in item for item in items[1:])
-    assert NO_VERSIONS not in html
+    assert NO_VERSIONS not in squeezed(html)
 
 
 def test_a_wrong_organisation_is_reported_per_module(viewer_client, registry, settings):
