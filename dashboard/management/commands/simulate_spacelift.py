@@ -54,6 +54,13 @@ class Command(BaseCommand):
             default=DEFAULT_STEP_SECONDS,
             help="seconds between two transitions of the moving runs",
         )
+        parser.add_argument(
+            "--way",
+            action="append",
+            choices=("lean", "no_introspection", "unaccepted_empty", "accept_no_tokens"),
+            default=[],
+            help="play one of the real API's ways (repeatable; see simulator/realism.py)",
+        )
         parser.add_argument("--key-id", default=None, help="default: $SIMULATOR_KEY_ID or fixed")
         parser.add_argument(
             "--key-secret", default=None, help="default: $SIMULATOR_KEY_SECRET or fixed"
@@ -82,11 +89,13 @@ class Command(BaseCommand):
             )
         except (OSError, ValueError) as exc:
             raise CommandError(f"cannot start the simulator: {exc}") from exc
+        if options["way"]:
+            handle.set_faults(**dict.fromkeys(options["way"], True))
 
         out = self.stdout
         out.write(self.style.SUCCESS(f"Spacelift simulator serving {handle.graphql_url}"))
         out.write(f"  stacks: {len(handle.world.stacks)}  seed: {seed}")
-        if options["fault"] or options["latency"]:
+        if options["fault"] or options["latency"] or options["way"]:
             out.write(f"  faults: {handle.faults()}")
         out.write(f"  API key ID:     {handle.key_id}")
         out.write(f"  API key secret: {handle.key_secret}")
