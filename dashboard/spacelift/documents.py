@@ -97,3 +97,42 @@ query StackConfig($id: ID!) {
 # spacelift_module (id, name, terraformProvider, description, space). Kept to the few the
 # registry path and the modules page need, since one unknown field fails the whole query.
 MODULES = "query Modules { modules { id name terraformProvider description space } }"
+
+# ---------------------------------------------------------------------------------------
+# Run logs and plan changes (issue 12). Shapes from spacectl: `internal/logs/explorer.go`
+# (history), `internal/logs/query.go` (logs) and `internal/cmd/stack/run_changes.go`
+# (changesV3). Messages carry only `message`: spacectl asks for no timestamp.
+
+# The phases of a run that have logs: asked apart from RUN so the run page's poll stays as
+# it was, and so a finished run's phases can be kept for long.
+RUN_PHASES = """
+query RunPhases($stack: ID!, $run: ID!) {
+  stack(id: $stack) { id run(id: $run) { id history { state stateVersion hasLogs terminal } } }
+}
+"""
+
+RUN_LOGS = """
+query RunLogs($stack: ID!, $run: ID!, $state: RunState!, $token: String, $stateVersion: Int) {
+  stack(id: $stack) {
+    id
+    run(id: $run) {
+      id
+      logs(state: $state, token: $token, stateVersion: $stateVersion) {
+        exists finished hasMore nextToken messages { message }
+      }
+    }
+  }
+}
+"""
+
+RUN_CHANGES = """
+query RunChanges($stack: ID!, $run: ID!) {
+  stack(id: $stack) {
+    id
+    run(id: $run) {
+      id
+      changesV3(input: {}) { resources { address previousAddress metadata { type } } }
+    }
+  }
+}
+"""
