@@ -28,7 +28,7 @@ from typing import Any
 
 LOG_PAGE_SIZE = 40  # messages a page; Spacelift does not document its page size
 LINES_PER_TICK = 6  # how much a running phase's log grows per tick
-RUNNING_START_LINES = 5  # what a running phase has written when first read
+RUNNING_START_LINES = 2  # what a running phase has written when first read
 
 RED, GREEN, YELLOW, CYAN, BOLD, RESET = (
     "\x1b[31m",
