@@ -8,9 +8,10 @@ followed stays as it is); the plan is read once when the page opens.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -109,11 +110,9 @@ def build_logs(service: SpaceliftService, stack_id: str, run_id: str) -> Logs:
                          failed=phase == failed)  # fmt: skip
         if item.open:
             try:
-                item = PhaseItem(
-                    **{**item.__dict__, "chunk": tail_chunk(records, stack_id, run_id, phase)}
-                )
+                item = replace(item, chunk=tail_chunk(records, stack_id, run_id, phase))
             except errors.SpaceliftError as exc:
-                item = PhaseItem(**{**item.__dict__, "problem": exc.message})
+                item = replace(item, problem=exc.message)
         items.append(item)
     seed = "|".join(f"{p.key}:{p.ended}" for p in phases) + f"|{final}"
     version = hashlib.blake2b(seed.encode(), digest_size=8).hexdigest()
@@ -135,7 +134,7 @@ def run_detail(
         if request.GET.get("v") == logs.version:
             return HttpResponse(status=204)
         context = {"stack_id": stack_id, "run_id": run_id, "logs": logs,
-                   "poll_seconds": _poll_seconds_plain()}  # fmt: skip
+                   "poll_seconds": settings.PORTAL_POLL_SECONDS}  # fmt: skip
         return render(request, "dashboard/run.html#logs", context)
     snapshot = service.run(stack_id, run_id)
     run = snapshot.data
@@ -163,9 +162,3 @@ def run_detail(
         context["plan"] = plan_of(service, stack_id, run)
         context["logs"] = build_logs(service, stack_id, run_id) if run else None
     return render(request, _template(request, "run", "run"), context)
-
-
-def _poll_seconds_plain() -> int:
-    from django.conf import settings
-
-    return settings.PORTAL_POLL_SECONDS
