@@ -11,6 +11,7 @@ import logging
 import re
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -76,7 +77,11 @@ def run_log(
     if not (STACK_ID.match(stack_id) and RUN_ID.match(run_id) and match):
         raise Http404("No such log")
     records = RunRecords(service)
-    context = {"stack_id": stack_id, "run_id": run_id}
+    context = {
+        "stack_id": stack_id,
+        "run_id": run_id,
+        "poll_seconds": settings.PORTAL_POLL_SECONDS,
+    }
     try:
         found = records.phases(stack_id, run_id)
         phase = next(

@@ -46,3 +46,30 @@ def test_a_failed_run_page_shows_why_and_its_log_and_runs_nothing(login, connect
     assert page.locator(".why-line .why a").inner_text() == WHY
     assert dialogs == []
     assert page.watch.errors == []
+
+
+def test_a_running_phase_grows_on_the_page_without_repeating_lines(login, connected, settings):
+    settings.PORTAL_POLL_SECONDS = 2
+    stack, run = next(
+        (s, r)
+        for s in connected.world.stacks
+        if s.id not in connected.world.active_stack_ids
+        for r in (s.ensure_history() or s.tracked[:2])
+        if not r.finished and r.state in ("PLANNING", "APPLYING")
+    )
+    current = run.transitions[-1]
+    page = login()
+    page.goto(f"/stacks/{stack.id}/runs/{run.id}/")
+    lines = page.locator(f"#phase-{current.state}-{current.state_version} ol.log li")
+    before = lines.count()
+    assert before > 0
+    connected.step()  # the running phase writes more lines
+    page.wait_for_function(
+        f"n => document.querySelectorAll('#phase-{current.state}-{current.state_version} "
+        f"ol.log li').length > n",
+        arg=before,
+        timeout=8_000,
+    )
+    texts = lines.all_inner_texts()
+    assert len(texts) == len(set(texts)), "no line is shown twice"
+    assert page.watch.errors == []
