@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 
 import pytest
 from django.contrib.auth.models import Group
+from django.core.cache import cache
 
 from dashboard.simulator.logs import LOG_PAGE_SIZE, changes, logbook, phase_lines
 from dashboard.simulator.server import start_simulator
@@ -335,3 +336,25 @@ def test_a_running_phase_appends_only_new_lines(viewer_client, frozen):
     assert len(next_follow) == 1 and next_follow[0]["hx-get"] != follow[0]["hx-get"]
     again = viewer_client.get(html_lib.unescape(next_follow[0]["hx-get"]), **HTMX)
     assert again.status_code == 204, "nothing new since: the page keeps its token"
+
+
+def test_the_logs_region_refreshes_only_when_a_phase_starts_or_ends(viewer_client, frozen):
+    stack, run = next(
+        (s, r)
+        for s in quiet_stacks(frozen)
+        for r in s.tracked[:2]
+        if not r.finished and r.transitions[-1].has_logs
+    )
+    page = run_page(viewer_client, stack, run).content.decode()
+    version = re.search(r'"region": "logs", "v": "([0-9a-f]+)"', page).group(1)
+    poll = {"region": "logs", "v": version}
+    assert run_page(viewer_client, stack, run, data=poll, **HTMX).status_code == 204
+    with frozen.world.lock:  # the run fails in its phase, as Spacelift would record it
+        run.transition("FAILED", int(frozen.world.clock()))
+    cache.clear()  # the portal would see it after one poll interval
+    response = run_page(viewer_client, stack, run, data=poll, **HTMX)
+    assert response.status_code == 200
+    tags = Tags(response.content.decode())
+    failed = tags.find("details", "phase-failed")
+    assert len(failed) == 1 and "open" in failed[0] and failed[0].get("hx-preserve") == "true"
+    assert not tags.find("section", "logs")[0].get("hx-get"), "a finished run stops polling"
