@@ -31,24 +31,28 @@ def failed_phase(phases: list[Phase]) -> Phase | None:
 
 
 def why_run_failed(records: RunRecords, stack_id: str, run_id: str) -> Why | None:
-    """The line that says why a failed run failed; None when the run did not fail."""
+    """The line that says why a failed run failed; None when the run did not fail.
 
-    def compute() -> Why | None:
+    Kept for long once the failed phase's log is complete: a failed run never changes again.
+    """
+    key = f"why:{stack_id}:{run_id}"
+    if (held := records.held(key)) is not None:
+        return held[0]
+    try:
         found = records.phases(stack_id, run_id)
         if found is None or found[1] != RunState.FAILED.value:
             return None
         phase = failed_phase(found[0])
         if phase is None:
-            return Why(run_id)
-        tail = records.tail(stack_id, run_id, phase)
-        return Why(run_id, phase, find_why(tail.lines))
-
-    try:
-        # A failed run never changes again: what its log says is kept for long.
-        return records.remember(f"why:{stack_id}:{run_id}", compute, ended=True, keep_none=False)
+            why, complete = Why(run_id), True
+        else:
+            tail = records.tail(stack_id, run_id, phase)
+            why, complete = Why(run_id, phase, find_why(tail.lines)), tail.finished
     except errors.SpaceliftError as exc:
         logger.info("Could not read why run %s failed: %s", run_id, exc.message)
         return Why(run_id, problem=exc.summary)
+    records.keep(key, why, ended=complete)
+    return why
 
 
 def why_stack_failed(service: SpaceliftService, stack: Stack) -> Why | None:

@@ -94,8 +94,9 @@ class RunRecords:
         if not run:
             raise errors.NotFound("Spacelift no longer shows this run")
         page = _parse(lambda: LogPage.from_api(run.get("logs")))
-        # Only a page read to its end in a finished phase is final; a running one grows.
-        self._keep(key, page, ended=phase.ended and (page.has_more or page.finished))
+        # A full page (more follow) or the last page of a finished phase never changes; the
+        # end of a phase still being written does, until Spacelift says it is finished.
+        self._keep(key, page, ended=page.has_more or page.finished or not page.exists)
         return page
 
     def tail(self, stack_id: str, run_id: str, phase: Phase) -> PhaseTail:
@@ -122,8 +123,9 @@ class RunRecords:
                 lines.extend(page.lines)
                 total += len(page.lines)
             token = page.next_token or token
-            # spacectl stops on `finished`, or on an empty `hasMore` once the phase ended.
-            finished = page.finished or not page.exists or (phase.ended and not page.has_more)
+            # Only `finished` ends a phase: spacectl waits for it unless the state is terminal,
+            # so a phase that just ended is read again until Spacelift has written it all.
+            finished = page.finished or not page.exists
             if finished or not page.has_more or not page.next_token:
                 break
         return PhaseTail(
@@ -163,7 +165,7 @@ class RunRecords:
             page = self.page(stack_id, run_id, phase, token)
             lines.extend(page.lines)
             token = page.next_token or token
-            finished = page.finished or not page.exists or (phase.ended and not page.has_more)
+            finished = page.finished or not page.exists
             if finished or not page.has_more:
                 break
         return lines, token, finished
@@ -190,6 +192,13 @@ class RunRecords:
         found = _parse(build)
         self._keep(key, found, ended=ended)
         return found
+
+    def held(self, name: str) -> tuple[Any] | None:
+        """What `keep` stored under `name`, as a 1-tuple, or None."""
+        return cache.get(self.prefix + name)
+
+    def keep(self, name: str, value: Any, *, ended: bool) -> None:
+        self._keep(name, (value,), ended=ended)
 
     def remember(
         self, name: str, compute: Callable[[], T], *, ended: bool, keep_none: bool = True
