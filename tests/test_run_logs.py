@@ -81,8 +81,9 @@ def quiet_stacks(sim):
 def failed_stack(sim):
     """A failed stack, its failed run (its latest tracked run) and the phase it failed in."""
     for stack in quiet_stacks(sim):
-        if stack.state == "FAILED":
-            run = stack.tracked[0]
+        # The stack's state is its latest tracked run's; a queued run does not change it.
+        run = next((r for r in stack.tracked if r.state != "QUEUED"), None)
+        if stack.state == "FAILED" and run is not None and run.state == "FAILED":
             phase = [t for t in run.transitions if t.has_logs][-1]
             return stack, run, phase
     raise AssertionError("the simulated account has no failed stack")

@@ -56,7 +56,9 @@ def failed_run(sim):
     for stack in sim.world.stacks:
         if stack.id not in sim.world.active_stack_ids and stack.state == "FAILED":
             stack.ensure_history()
-            return stack, stack.tracked[0]
+            run = next(r for r in stack.tracked if r.state != "QUEUED")
+            if run.state == "FAILED":
+                return stack, run
     raise AssertionError
 
 
@@ -109,7 +111,7 @@ def test_a_running_phase_grows_with_each_step_and_never_says_finished():
 def test_changes_match_the_plans_delta(sim):
     stack, run = next(
         (s, r) for s in sim.world.stacks if s.id not in sim.world.active_stack_ids
-        for r in s.tracked[:1] if r.state == "UNCONFIRMED"
+        for r in s.tracked if r.state == "UNCONFIRMED" and r.delta
     )  # fmt: skip
     data = post(sim, CHANGES, {"stack": stack.id, "run": run.id})["data"]
     resources = data["stack"]["run"]["changesV3"][0]["resources"]
