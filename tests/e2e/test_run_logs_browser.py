@@ -16,6 +16,7 @@ def unscripted(sim):
     book.scripted.clear()
     book.scripted_changes.clear()
 
+
 RED, BOLD, RESET = "\x1b[31m", "\x1b[1m", "\x1b[0m"
 WHY = "Error: reading KMS key (alias/deploy): AccessDeniedException"
 
