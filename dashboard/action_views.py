@@ -24,6 +24,7 @@ from .models import AuditEntry
 from .spacelift import errors
 from .spacelift.service import SpaceliftService
 from .views import RUN_ID, STACK_ID
+from .why import plan_of
 
 logger = logging.getLogger(__name__)
 
@@ -137,6 +138,8 @@ def run_action(request: HttpRequest, stack_id: str, run_id: str, action: str) ->
 
         return _perform(request, service, action, stack_id, run_id, call)
     confirm = action == AuditEntry.Action.CONFIRM
+    # The same list of changes as the run page, above the button (dashboard/why.py).
+    plan = plan_of(service, stack_id, service.run(stack_id, run_id).data)
     return render(request, "dashboard/confirm_action.html", {
         "title": "Confirm the plan" if confirm else "Discard the plan",
         "question": (
@@ -149,6 +152,7 @@ def run_action(request: HttpRequest, stack_id: str, run_id: str, action: str) ->
         "stack_id": stack_id,
         "run_id": run_id,
         "stack": service.stack(stack_id).data,
+        "plan": plan,
         "action_url": reverse("dashboard:run_action", args=[stack_id, run_id, action]),
     })  # fmt: skip
 

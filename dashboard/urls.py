@@ -1,6 +1,14 @@
 from django.urls import path
 
-from . import action_views, export_views, module_views, run_views, settings_views, views
+from . import (
+    action_views,
+    export_views,
+    log_views,
+    module_views,
+    run_views,
+    settings_views,
+    views,
+)
 
 app_name = "dashboard"
 
@@ -8,6 +16,12 @@ urlpatterns = [
     path("", views.overview, name="overview"),
     path("stacks/<str:stack_id>/", views.stack_detail, name="stack"),
     path("stacks/<str:stack_id>/runs/<str:run_id>/", run_views.run_detail, name="run"),
+    path(
+        "stacks/<str:stack_id>/runs/<str:run_id>/logs/<str:phase_key>/",
+        log_views.run_log,
+        name="run_log",
+    ),
+    path("stacks/<str:stack_id>/why/", log_views.stack_why, name="why"),
     path("modules/", module_views.module_list, name="modules"),
     path(
         "administration/spacelift/",

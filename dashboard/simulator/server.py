@@ -76,6 +76,7 @@ from graphql import (
 from graphql.utilities import get_operation_ast
 
 from . import realism
+from .logs import run_resolvers
 from .world import DEFAULT_ACTIVE_STACKS, DEFAULT_SEED, DEFAULT_STEP_SECONDS, World
 
 logger = logging.getLogger(__name__)
@@ -226,6 +227,7 @@ def load_schema(lean: bool = False) -> GraphQLSchema:
         ("Mutation", _mutation_resolvers()),
         ("Stack", _stack_resolvers()),
         ("Module", _module_resolvers()),
+        ("Run", run_resolvers()),
     ):
         fields = schema.get_type(type_name).fields  # type: ignore[union-attr]
         for name, resolver in resolvers.items():

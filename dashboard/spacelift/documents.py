@@ -170,3 +170,45 @@ def module_versions(count: int) -> str:
     ids = ", ".join(f"$m{i}: ID!" for i in range(count))
     parts = " ".join(f"m{i}: module(id: $m{i}) {{ {_MODULE_VERSIONS} }}" for i in range(count))
     return f"query ModuleVersions({ids}, $includeFailed: Boolean) {{ {parts} }}"
+
+
+# ---------------------------------------------------------------------------------------
+# Run logs and plan changes (issue 12). Shapes from spacectl: `internal/logs/explorer.go`
+# (history), `internal/logs/query.go` (logs) and `internal/cmd/stack/run_changes.go`
+# (changesV3), with `history`'s fields from `client/structs/run_state_transition.go`. Every
+# field below is one spacectl sends, so none is optional (no `?Type.field`): a lean API has
+# them all. Messages carry only `message`: spacectl asks for no timestamp.
+
+# The phases of a run that have logs: asked apart from RUN so the run page's poll stays as
+# it was, and so a finished run's phases can be kept for long.
+RUN_PHASES = """
+query RunPhases($stack: ID!, $run: ID!) {
+  stack(id: $stack) { id run(id: $run) { id history { state stateVersion hasLogs terminal } } }
+}
+"""
+
+RUN_LOGS = """
+query RunLogs($stack: ID!, $run: ID!, $state: RunState!, $token: String, $stateVersion: Int) {
+  stack(id: $stack) {
+    id
+    run(id: $run) {
+      id
+      logs(state: $state, token: $token, stateVersion: $stateVersion) {
+        exists finished hasMore nextToken messages { message }
+      }
+    }
+  }
+}
+"""
+
+RUN_CHANGES = """
+query RunChanges($stack: ID!, $run: ID!) {
+  stack(id: $stack) {
+    id
+    run(id: $run) {
+      id
+      changesV3(input: {}) { resources { address previousAddress metadata { type } } }
+    }
+  }
+}
+"""
