@@ -359,3 +359,44 @@ def test_the_logs_region_refreshes_only_when_a_phase_starts_or_ends(viewer_clien
     failed = tags.find("details", "phase-failed")
     assert len(failed) == 1 and "open" in failed[0] and failed[0].get("hx-preserve") == "true"
     assert not tags.find("section", "logs")[0].get("hx-get"), "a finished run stops polling"
+
+
+# -- with issue 9's empty answers: a null stack from an unaccepted token is doubted ----------
+
+
+@pytest.fixture
+def unaccepted(connected):
+    """Spacelift's way with a token it no longer accepts: `stack: null`, no error."""
+    connected.set_faults(unaccepted_empty=True)
+    yield connected
+    connected.clear_faults()
+
+
+def log_url(stack, run, phase) -> str:
+    return f"/stacks/{stack.id}/runs/{run.id}/logs/{phase.state}-{phase.state_version}/"
+
+
+def test_a_revoked_token_is_exchanged_again_and_the_log_still_reads(viewer_client, unaccepted):
+    stack, run, phase = failed_stack(unaccepted)
+    logbook(unaccepted.world).script(run.id, phase.state, FAILED_LOG)
+    assert viewer_client.get("/").status_code == 200  # the portal has seen the stack
+    unaccepted.set_credentials(revoke_tokens=True)
+    response = viewer_client.get(log_url(stack, run, phase), **HTMX)
+    assert response.status_code == 200
+    assert any(WHY in line for line in Tags(response.content.decode()).log_lines)
+    assert unaccepted.stats()["by_field"]["viewer"] == 1
+
+
+def test_a_token_never_accepted_says_so_on_the_log_not_that_the_run_is_gone(
+    viewer_client, unaccepted
+):
+    stack, run, phase = failed_stack(unaccepted)
+    assert viewer_client.get("/").status_code == 200
+    unaccepted.set_faults(accept_no_tokens=True)
+    response = viewer_client.get(log_url(stack, run, phase), **HTMX)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Spacelift did not give this log" in page and "viewer is null" in page
+    assert unaccepted.key_secret not in page
+    logs = viewer_client.get(f"/stacks/{stack.id}/runs/{run.id}/?region=logs", **HTMX)
+    assert "viewer is null" in logs.content.decode()

@@ -94,7 +94,7 @@ class SpaceliftClient(EmptyAnswerChecks):
         return stacks
 
     def get_stack(self, stack_id: str) -> Stack | None:
-        data = self._read_stack(documents.STACK, {"id": stack_id}, stack_id)
+        data = self.read_stack(documents.STACK, {"id": stack_id}, stack_id)
         stack = self._parse(lambda: Stack.from_api(data["stack"]) if data["stack"] else None)
         if stack is not None:
             self._note_stack(stack.id)
@@ -102,13 +102,13 @@ class SpaceliftClient(EmptyAnswerChecks):
 
     def list_runs(self, stack_id: str, before: str | None = None) -> list[Run] | None:
         """One page of tracked runs, newest first; None when the stack is gone."""
-        data = self._read_stack(documents.RUNS, {"id": stack_id, "before": before}, stack_id)
+        data = self.read_stack(documents.RUNS, {"id": stack_id, "before": before}, stack_id)
         if not data.get("stack"):
             return None
         return self._parse(lambda: [Run.from_api(r) for r in data["stack"]["runs"] or ()])
 
     def get_run(self, stack_id: str, run_id: str) -> Run | None:
-        data = self._read_stack(documents.RUN, {"stack": stack_id, "run": run_id}, stack_id)
+        data = self.read_stack(documents.RUN, {"stack": stack_id, "run": run_id}, stack_id)
         stack = data.get("stack")
         if not stack or not stack.get("run"):
             return None
@@ -120,7 +120,7 @@ class SpaceliftClient(EmptyAnswerChecks):
 
     def get_stack_config(self, stack_id: str) -> list[ConfigElement] | None:
         """The stack's own environment variables and mounted files; None when it is gone."""
-        data = self._read_stack(documents.STACK_CONFIG, {"id": stack_id}, stack_id)
+        data = self.read_stack(documents.STACK_CONFIG, {"id": stack_id}, stack_id)
         stack = data.get("stack")
         if not stack:
             return None

@@ -64,7 +64,11 @@ class EmptyAnswerChecks:
         data = self._checked(*self._authorized_post(documents.VIEWER, None))
         return bool(data.get("viewer"))
 
-    def _read_stack(self, document: Document, variables: dict[str, Any], stack_id: str) -> dict:
+    def read_stack(
+        self, document: str | Document, variables: dict[str, Any], stack_id: str
+    ) -> dict[str, Any]:
+        """`read` a document rooted at `stack(id:)`, doubting a null stack the portal has seen
+        (in a list or on its own page), as Spacelift answers an unaccepted token that way."""
         return self.read(
             document,
             variables,

@@ -7,6 +7,10 @@ are kept for `FINISHED_SECONDS`; what is still moving is kept for one poll inter
 A log is never held whole: pages are read one after another (joined by `nextToken`, as
 spacectl does) into a bounded tail of `TAIL_LINES` lines, beside a small index of where
 each page starts, so earlier lines can be read again page by page on demand.
+
+Every read goes through the client's `read_stack` (empty_answers.py): Spacelift answers a
+token it no longer accepts with `stack: null`, so a null stack the portal has seen is doubted
+(one re-exchange, then TokenNotAccepted) instead of shown as a run that is gone.
 """
 
 from __future__ import annotations
@@ -67,7 +71,9 @@ class RunRecords:
         held = cache.get(self.prefix + key)
         if held is not None:
             return held
-        data = self.client.execute(documents.RUN_PHASES, {"stack": stack_id, "run": run_id})
+        data = self.client.read_stack(
+            documents.RUN_PHASES, {"stack": stack_id, "run": run_id}, stack_id
+        )
         run = (data.get("stack") or {}).get("run")
         if not run:
             return None
@@ -80,7 +86,7 @@ class RunRecords:
         held = cache.get(self.prefix + key)
         if held is not None:
             return held
-        data = self.client.execute(
+        data = self.client.read_stack(
             documents.RUN_LOGS,
             {
                 "stack": stack_id,
@@ -89,6 +95,7 @@ class RunRecords:
                 "token": token,
                 "stateVersion": phase.version,
             },
+            stack_id,
         )
         run = (data.get("stack") or {}).get("run")
         if not run:
@@ -176,7 +183,9 @@ class RunRecords:
         held = cache.get(self.prefix + key)
         if held is not None:
             return held
-        data = self.client.execute(documents.RUN_CHANGES, {"stack": stack_id, "run": run_id})
+        data = self.client.read_stack(
+            documents.RUN_CHANGES, {"stack": stack_id, "run": run_id}, stack_id
+        )
         run = (data.get("stack") or {}).get("run")
         if not run:
             raise errors.NotFound("Spacelift no longer shows this run")
