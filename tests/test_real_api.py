@@ -113,6 +113,36 @@ def test_a_lean_api_shows_every_page_and_rejects_no_query(api, portal):
     assert stats["by_field"].get("__type", 0) == 1  # once per connection, for every type
 
 
+def quiet_run(api, state: str) -> tuple[str, str]:
+    """A run in `state` on a stack whose runs do not move on their own."""
+    with api.world.lock:
+        for stack in api.world.stacks:
+            if stack.id not in api.world.active_stack_ids:
+                stack.ensure_history()
+                for run in stack.tracked:
+                    if run.state == state:
+                        return stack.id, run.id
+    raise AssertionError(f"the simulated world has no {state} run")
+
+
+@pytest.mark.parametrize("no_introspection", [False, True])
+def test_a_lean_api_still_shows_a_runs_logs_and_its_plan(api, portal, no_introspection):
+    """spacectl reads history, logs and changesV3, so they are core: a lean API has them."""
+    api.set_faults(lean=True, no_introspection=no_introspection)
+    stack_id, run_id = quiet_run(api, "FAILED")
+    failed = get(portal, f"/stacks/{stack_id}/runs/{run_id}/")
+    assert failed.status_code == 200
+    assert 'class="why-line"' in failed.text and '<ol class="log"' in failed.text
+    stack_id, run_id = quiet_run(api, "UNCONFIRMED")
+    plan = get(portal, f"/stacks/{stack_id}/runs/{run_id}/")
+    assert plan.status_code == 200 and '<section class="plan"' in plan.text
+    stats = api.stats()
+    assert {"RunPhases", "RunLogs", "RunChanges"} <= set(stats["by_operation"])
+    # Without introspection: the introspection query, and the run document once for its
+    # optional fields; never a log's or a plan's document.
+    assert stats["invalid"] == (2 if no_introspection else 0)
+
+
 def test_without_introspection_each_rejected_query_is_sent_once_and_never_again(api, portal):
     api.set_faults(lean=True, no_introspection=True)
     stack_id = a_stack_with_runs_and_config(api)

@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from dashboard.simulator import SimulatorHandle
+from dashboard.simulator.logs import changes, logbook, phase_lines
 
 FIXTURES = Path(__file__).with_name("fixtures") / "client_documents"
 
@@ -98,6 +99,61 @@ def test_the_pypi_packages_reads_and_trigger(sim, jwt):
     assert run["id"] and run["branch"]
 
 
+def ended_run(sim: SimulatorHandle, state: str):
+    """A run in `state` on a stack whose runs do not move on their own."""
+    for stack in sim.world.stacks:
+        if stack.id not in sim.world.active_stack_ids:
+            stack.ensure_history()
+            for run in stack.tracked:
+                if run.state == state:
+                    return stack, run
+    raise AssertionError(f"the simulated account has no {state} run")
+
+
+def spacectl_run_logs(sim: SimulatorHandle, stack_id: str, run_id: str, jwt: str):
+    """spacectl's `stack logs`: the history, earliest first, then each phase's pages."""
+    variables = {"stack": stack_id, "run": run_id}
+    history = send(sim, "spacectl_run_history", variables, jwt)["stack"]["run"]["history"]
+    read: dict[tuple[str, int], list[str]] = {}
+    for transition in reversed(history):
+        if not transition["hasLogs"]:
+            continue
+        state, version, token, lines = transition["state"], transition["stateVersion"], None, []
+        while True:
+            page_vars = {**variables, "state": state, "stateVersion": version, "token": token}
+            logs = send(sim, "spacectl_run_logs", page_vars, jwt)["stack"]["run"]["logs"]
+            lines += [m["message"] for m in logs["messages"]]
+            token = logs["nextToken"]
+            if logs["finished"] or (not logs["hasMore"] and transition["terminal"]):
+                break
+        read[(state, version)] = lines
+    return read
+
+
+def test_spacectl_stack_logs_reads_every_phase_of_a_failed_run(sim, jwt):
+    stack, run = ended_run(sim, "FAILED")
+    read = spacectl_run_logs(sim, stack.id, run.id, jwt)
+    book = logbook(sim.world)
+    expected = {
+        (t.state, t.state_version): phase_lines(book, run, t.state, t.state_version)[0]
+        for t in run.transitions
+        if t.has_logs
+    }
+    assert read == expected and any(read.values())
+
+
+def test_spacectl_run_changes(sim, jwt):
+    stack, run = ended_run(sim, "UNCONFIRMED")
+    variables = {"stack": stack.id, "run": run.id}
+    answer = send(sim, "spacectl_run_changes", variables, jwt)["stack"]["run"]["changesV3"]
+    expected = changes(sim.world, run)
+    assert [r["address"] for e in answer for r in e["resources"]] == [
+        r["address"] for e in expected for r in e["resources"]
+    ]
+    assert answer[0]["resources"]
+    assert all(r["metadata"]["type"] for e in answer for r in e["resources"])
+
+
 def test_a_lean_api_still_answers_every_client_document(sim, jwt):
     """None of Spacelift's own clients asks for an optional field."""
     sim.set_faults(lean=True)
@@ -106,6 +162,11 @@ def test_a_lean_api_still_answers_every_client_document(sim, jwt):
         send(sim, "spacectl_stack_list", {"input": {"first": 5}}, jwt)
         send(sim, "spacectl_stack_show", {"stackId": sim.world.stacks[0].id}, jwt)
         send(sim, "spacectl_module_list", {"input": {"first": 5}}, jwt)
+        stack, run = ended_run(sim, "FAILED")
+        assert any(spacectl_run_logs(sim, stack.id, run.id, jwt).values())
+        stack, run = ended_run(sim, "UNCONFIRMED")
+        changed = send(sim, "spacectl_run_changes", {"stack": stack.id, "run": run.id}, jwt)
+        assert changed["stack"]["run"]["changesV3"][0]["resources"]
     finally:
         sim.clear_faults()
 
