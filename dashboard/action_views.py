@@ -21,6 +21,7 @@ from .decorators import operator_required
 from .models import AuditEntry
 from .spacelift import errors
 from .spacelift.service import SpaceliftService
+from .why import plan_of
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +110,8 @@ def run_action(request: HttpRequest, stack_id: str, run_id: str, action: str) ->
 
         return _perform(request, service, action, stack_id, run_id, call)
     confirm = action == AuditEntry.Action.CONFIRM
+    # The same list of changes as the run page, above the button (dashboard/why.py).
+    plan = plan_of(service, stack_id, service.run(stack_id, run_id).data)
     return render(request, "dashboard/confirm_action.html", {
         "title": "Confirm the plan" if confirm else "Discard the plan",
         "question": (
@@ -122,5 +125,6 @@ def run_action(request: HttpRequest, stack_id: str, run_id: str, action: str) ->
         "run_id": run_id,
         "stack": service.stack(stack_id).data,
         "key_id": service.connection.key_id,
+        "plan": plan,
         "action_url": reverse("dashboard:run_action", args=[stack_id, run_id, action]),
     })  # fmt: skip

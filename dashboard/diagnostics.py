@@ -9,10 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache.backends.dummy import DummyCache
 from django.views.decorators.debug import sensitive_variables
 
-from .spacelift import errors
+from .spacelift import errors, fields
 from .spacelift.account import (
     Connection,
     InvalidEndpoint,
@@ -20,6 +19,7 @@ from .spacelift.account import (
     normalize_endpoint,
 )
 from .spacelift.client import SpaceliftClient
+from .spacelift.documents import OPTIONAL_FIELDS
 
 HOST_CHECK = "Host answers with Spacelift's GraphQL API"
 
@@ -30,6 +30,7 @@ class Check:
     passed: bool
     message: str
     fix: str = ""
+    details: tuple[str, ...] = ()  # one line each, shown as a list under the message
 
 
 def _host_fix(exc: errors.SpaceliftError) -> str:
@@ -84,7 +85,7 @@ def run_checks(connection: Connection, *, timeout: float = 10.0) -> list[Check]:
     # Its own throwaway cache: a test neither reuses nor replaces the portal's shared token.
     client = SpaceliftClient(
         connection,
-        cache=DummyCache("portal-diagnostics", {}),
+        cache=_RunCache(),
         connect_timeout=min(5.0, timeout),
         read_timeout=timeout,
     )
@@ -140,6 +141,23 @@ def run_checks(connection: Connection, *, timeout: float = 10.0) -> list[Check]:
         checks.append(Check("What the key can read", False, exc.message, exc.hint))
         return checks
     space_names = ", ".join(sorted(s.name for s in spaces)) or "none"
+    try:
+        # An empty answer may be Spacelift's way to answer a token it does not accept.
+        signed_out = not (spaces and stacks) and not client.viewer_present()
+    except errors.SpaceliftError as exc:
+        checks.append(Check("What the key can read", False, exc.message, exc.hint))
+        return checks
+    if signed_out:
+        checks.append(
+            Check(
+                "What the key can read",
+                False,
+                "Spacelift signed the key in, then answered its token as if signed out "
+                "(viewer is null), with empty lists.",
+                errors.TokenNotAccepted.hint,
+            )
+        )
+        return checks
     if not spaces:
         checks.append(
             Check(
@@ -168,4 +186,59 @@ def run_checks(connection: Connection, *, timeout: float = 10.0) -> list[Check]:
                 f"{len(stacks)} stack(s) in {len(spaces)} readable space(s): {space_names}.",
             )
         )
+    checks.append(_optional_fields_check(client, stacks[0].id if stacks else None))
     return checks
+
+
+def _optional_fields_check(client: SpaceliftClient, stack_id: str | None) -> Check:
+    """Which optional fields this API has, and what the portal does without each."""
+    name = "Optional fields of this Spacelift's API"
+    try:
+        if stack_id and client.known_fields().undetermined:
+            # No introspection: the stack page's queries find the rest out.
+            client.get_stack(stack_id)
+            client.list_runs(stack_id)
+            client.get_stack_config(stack_id)
+        known = client.known_fields()
+    except errors.SpaceliftError as exc:
+        return Check(name, False, exc.message, exc.hint)
+    total = len(OPTIONAL_FIELDS)
+    has = len(known.present)
+    how = (
+        "asked by introspection"
+        if known.method == fields.INTROSPECTION
+        else ("found from the queries it rejects (it answers no introspection)")
+    )
+    details = [f"Has {field}." for field in sorted(known.present)]
+    details += [f"No {field}: {OPTIONAL_FIELDS[field]}." for field in sorted(known.missing)]
+    details += [
+        f"Not known whether it has {field}: found out on first use."
+        for field in sorted(known.undetermined)
+    ]
+    message = f"The API has {has} of the {total} optional fields the portal can use ({how})."
+    if known.missing:
+        message += " Pages still show; only the features of the missing fields are hidden."
+    return Check(name, True, message, details=tuple(details))
+
+
+class _RunCache:
+    """A cache for one diagnostic run only: it exchanges the key and learns the API itself,
+    and neither reuses nor replaces what the portal keeps."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, object] = {}
+
+    def get(self, key, default=None):
+        return self._values.get(key, default)
+
+    def set(self, key, value, *args, **kwargs):
+        self._values[key] = value
+
+    def add(self, key, value, *args, **kwargs):
+        if key in self._values:
+            return False
+        self._values[key] = value
+        return True
+
+    def delete(self, key, *args, **kwargs):
+        self._values.pop(key, None)

@@ -1,4 +1,9 @@
-"""The private module registry: every module, its source line and its published versions."""
+"""The private module registry: every module, its source line and its published versions.
+
+Versions are read over GraphQL, as spacectl reads them (`module(id) { versions }`), all
+modules of a page in one query. Only where SPACELIFT_REGISTRY_URL names a registry are they
+read from it with the Terraform registry protocol, one request per module.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ from django.views.decorators.http import require_GET
 from .decorators import with_service
 from .spacelift import errors
 from .spacelift.service import Snapshot, SpaceliftService
-from .spacelift.types import Module, ModuleVersions
+from .spacelift.types import Module, ModuleVersion, ModuleVersions, version_key
 
 # Each module's versions cost one registry request, so a page asks for at most this many.
 MODULES_PER_PAGE = 50
@@ -29,6 +34,8 @@ class ModuleRow:
     source: str  # empty when the organisation or the provider is unknown
     versions: Snapshot[ModuleVersions] | None  # None: the registry was not asked
     deferred: bool = False  # not asked this time: the registry failed for another module
+    # Read over GraphQL, newest first; None: not read that way (or the module is gone).
+    api_versions: tuple[ModuleVersion, ...] | None = None
 
 
 @require_GET
@@ -45,9 +52,16 @@ def module_list(request: HttpRequest, service: SpaceliftService) -> HttpResponse
         "snapshot": snapshot,
         "modules": snapshot.data,
         "page": page,
-        "rows": _rows(service, org, list(page.object_list)),
         "org": org,
+        "from_registry": bool(settings.SPACELIFT_REGISTRY_URL),
+        "versions_snapshot": None,
     }
+    if context["from_registry"]:
+        context["rows"] = _rows(service, org, list(page.object_list))
+    else:
+        context["versions_snapshot"], context["rows"] = _api_rows(
+            service, org, list(page.object_list)
+        )
     return render(request, "dashboard/modules.html", context)
 
 
@@ -73,3 +87,25 @@ def _rows(service: SpaceliftService, org: str, modules: list[Module]) -> list[Mo
         source = f"{REGISTRY_SOURCE_HOST}/{org}/{module.name}/{provider}"
         rows.append(ModuleRow(module, source, versions, deferred=versions is None))
     return rows
+
+
+def _api_rows(
+    service: SpaceliftService, org: str, modules: list[Module]
+) -> tuple[Snapshot | None, list[ModuleRow]]:
+    """Each module with its versions from the API, one query for the page."""
+    if not modules:
+        return None, []
+    snapshot = service.module_version_lists([m.id for m in modules])
+    found = snapshot.data or {}
+    rows = []
+    for module in modules:
+        versions = found.get(module.id)
+        if versions is not None:
+            versions = tuple(sorted(versions, key=lambda v: version_key(v.number), reverse=True))
+        source = (
+            f"{REGISTRY_SOURCE_HOST}/{org}/{module.name}/{module.terraform_provider}"
+            if org and module.terraform_provider
+            else ""
+        )
+        rows.append(ModuleRow(module, source, None, api_versions=versions))
+    return snapshot, rows

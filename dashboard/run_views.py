@@ -1,20 +1,33 @@
-"""One run: its facts and its state timeline, polling itself while the run is still moving."""
+"""One run: its facts, state timeline, why it failed, its plan and its logs.
+
+The facts poll themselves while the run moves; the logs are their own region, which polls
+only for new phases (each phase's element is kept across refreshes, so a phase opened or
+followed stays as it is); the plan is read once when the page opens.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from .decorators import with_service
+from .log_views import Chunk, phase_url, tail_chunk
 from .regions import Region, or_404, render_regions
 from .run_actors import portal_actors
+from .spacelift import errors
+from .spacelift.logs import RunRecords
+from .spacelift.logtypes import Phase
 from .spacelift.service import SpaceliftService
-from .spacelift.types import Health, Run, StateTransition, run_health, state_label
+from .spacelift.types import Health, Run, RunState, StateTransition, run_health, state_label
+from .why import failed_phase, plan_of, why_run_failed
 
 
 @dataclass(frozen=True)
@@ -57,6 +70,49 @@ def build_timeline(run: Run, now: datetime) -> list[TimelineEntry]:
     return entries
 
 
+@dataclass(frozen=True)
+class PhaseItem:
+    phase: Phase
+    url: str
+    open: bool  # shown without a click: the phase that failed, or the one running
+    failed: bool
+    chunk: Chunk | None = None
+    problem: str = ""
+
+
+@dataclass
+class Logs:
+    items: list[PhaseItem] = field(default_factory=list)
+    polling: bool = False
+    version: str = ""
+    problem: str = ""
+
+
+def build_logs(service: SpaceliftService, stack_id: str, run_id: str) -> Logs:
+    """One item per phase that wrote a log, in order; the failed or running one opened."""
+    records = RunRecords(service)
+    try:
+        found = records.phases(stack_id, run_id)
+    except errors.SpaceliftError as exc:
+        return Logs(polling=True, problem=exc.message)
+    phases, final = found or ([], None)
+    failed = failed_phase(phases) if final == RunState.FAILED.value else None
+    items = []
+    for phase in phases:
+        running = final is None and not phase.ended
+        item = PhaseItem(phase, phase_url(stack_id, run_id, phase), running or phase == failed,
+                         failed=phase == failed)  # fmt: skip
+        if item.open:
+            try:
+                item = replace(item, chunk=tail_chunk(records, stack_id, run_id, phase))
+            except errors.SpaceliftError as exc:
+                item = replace(item, problem=exc.message)
+        items.append(item)
+    seed = "|".join(f"{p.key}:{p.ended}" for p in phases) + f"|{final}"
+    version = hashlib.blake2b(seed.encode(), digest_size=8).hexdigest()
+    return Logs(items, polling=final is None, version=version)
+
+
 @require_GET
 @login_required
 @vary_on_headers("HX-Request")
@@ -66,12 +122,20 @@ def run_detail(
 ) -> HttpResponse:
     if not service.may_exist(stack_id):
         raise Http404("No such run")
+    if request.htmx and request.GET.get("region") == "logs":
+        # The logs poll on their own while a phase runs (appending only new lines).
+        logs = build_logs(service, stack_id, run_id)
+        if request.GET.get("v") == logs.version:
+            return HttpResponse(status=204)
+        context = {"stack_id": stack_id, "run_id": run_id, "logs": logs,
+                   "poll_seconds": settings.PORTAL_POLL_SECONDS}  # fmt: skip
+        return render(request, "dashboard/run.html#logs", context)
     snapshot = or_404(service.run(stack_id, run_id), "No such run")
     run = snapshot.data
     # A run that has ended never changes again: its page stops polling.
     moving = run is None or not (run.finished or run.state.is_terminal)
     region = Region.of(request, "run", snapshot, stack_id, run_id, polling=moving)
-    return render_regions(request, "dashboard/run.html", [region], {
+    context = {
         "connection": service.connection,
         "stack_id": stack_id,
         "run_id": run_id,
@@ -80,4 +144,12 @@ def run_detail(
         "timeline": build_timeline(run, datetime.now(tz=UTC)) if run else [],
         "portal_actors": portal_actors([run_id]).get(run_id, []),
         "key_id": service.connection.key_id,
-    })  # fmt: skip
+        "poll_seconds": settings.PORTAL_POLL_SECONDS,
+    }
+    if run is not None and run.state is RunState.FAILED:
+        context["why"] = why_run_failed(RunRecords(service), stack_id, run_id)
+    if not request.htmx:
+        # Read when someone opens the run, never on its polls.
+        context["plan"] = plan_of(service, stack_id, run)
+        context["logs"] = build_logs(service, stack_id, run_id) if run else None
+    return render_regions(request, "dashboard/run.html", [region], context)

@@ -6,6 +6,7 @@ from . import (
     audit_views,
     converters,
     export_views,
+    log_views,
     module_views,
     people_views,
     run_views,
@@ -22,6 +23,12 @@ urlpatterns = [
     path("", views.overview, name="overview"),
     path("stacks/<stack_id:stack_id>/", views.stack_detail, name="stack"),
     path("stacks/<stack_id:stack_id>/runs/<run_id:run_id>/", run_views.run_detail, name="run"),
+    path(
+        "stacks/<stack_id:stack_id>/runs/<run_id:run_id>/logs/<str:phase_key>/",
+        log_views.run_log,
+        name="run_log",
+    ),
+    path("stacks/<stack_id:stack_id>/why/", log_views.stack_why, name="why"),
     path("modules/", module_views.module_list, name="modules"),
     path(
         "administration/spacelift/",

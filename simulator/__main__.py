@@ -50,6 +50,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=DEFAULT_STEP_SECONDS,
         help="seconds between two transitions of the moving runs",
     )
+    parser.add_argument(
+        "--way",
+        action="append",
+        choices=("lean", "no_introspection", "unaccepted_empty", "accept_no_tokens"),
+        default=[],
+        help="play one of the real API's ways (repeatable; see simulator/realism.py)",
+    )
     parser.add_argument("--key-id", default=None, help="default: $SIMULATOR_KEY_ID or fixed")
     parser.add_argument(
         "--key-secret", default=None, help="default: $SIMULATOR_KEY_SECRET or fixed"
@@ -82,11 +89,13 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as exc:
         print(f"cannot start the simulator: {exc}", file=sys.stderr)
         return 1
+    if args.way:
+        handle.set_faults(**dict.fromkeys(args.way, True))
 
     lines = [
         f"Spacelift simulator serving {handle.graphql_url}",
         f"  stacks: {len(handle.world.stacks)}  seed: {seed}",
-        *([f"  faults: {handle.faults()}"] if args.fault or args.latency else []),
+        *([f"  faults: {handle.faults()}"] if args.fault or args.latency or args.way else []),
         f"  API key ID:     {handle.key_id}",
         f"  API key secret: {handle.key_secret}",
         "Point the portal at it with:",

@@ -17,7 +17,9 @@ versions list, as Spacelift does to a token that may not read the module's space
 Faults (latency, HTTP 500, HTML instead of JSON, unauthorized, a hang, a GraphQL error,
 HTTP 429) are switched at start or at runtime through `/_sim/faults`; they apply to
 `/graphql` and, except the GraphQL error, to the registry. `/_sim/*` also reads and resets
-counters, steps the world and rebuilds it.
+counters, steps the world and rebuilds it. `realism.py` holds the ways the real API answers
+that a tidy GraphQL server would not (a lean schema, empty answers to an unaccepted token, a
+lenient parser), switched like the faults.
 
 The log has one line per request: method, path, root fields, status, milliseconds. It never
 holds the secret, the variables or the Authorization header.
@@ -73,6 +75,8 @@ from graphql import (
 )
 from graphql.utilities import get_operation_ast
 
+from . import realism
+from .logs import run_resolvers
 from .world import DEFAULT_ACTIVE_STACKS, DEFAULT_SEED, DEFAULT_STEP_SECONDS, World
 
 logger = logging.getLogger(__name__)
@@ -89,7 +93,7 @@ MAX_BODY_BYTES = 1_000_000
 MAX_WORLD_STACKS = 100_000
 FAULT_MODES = ("http500", "not_json", "unauthorized", "hang", "graphql_error", "rate_limit")
 # Root fields that need no token: the exchange itself.
-_PUBLIC_ROOT_FIELDS = frozenset({"apiKeyUser", "__typename"})
+_PUBLIC_ROOT_FIELDS = frozenset({"apiKeyUser", "__typename", "__type", "__schema"})
 _ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 # The registry's organisation: Spacelift's is the account name; the simulator has one.
 REGISTRY_ORG = "simulated"
@@ -210,8 +214,9 @@ def _stack_resolvers() -> dict[str, Callable[..., Any]]:
 
 
 @functools.cache
-def load_schema() -> GraphQLSchema:
-    """The schema from schema.graphql with the simulator's resolvers attached."""
+def load_schema(lean: bool = False) -> GraphQLSchema:
+    """The schema from schema.graphql with the simulator's resolvers attached; `lean`: without
+    the optional fields (realism.py)."""
     schema = build_schema(SCHEMA_PATH.read_text(encoding="utf-8"))
     for type_ in schema.type_map.values():
         if isinstance(type_, GraphQLObjectType) and not type_.name.startswith("__"):
@@ -221,6 +226,8 @@ def load_schema() -> GraphQLSchema:
         ("Query", _query_resolvers()),
         ("Mutation", _mutation_resolvers()),
         ("Stack", _stack_resolvers()),
+        ("Module", _module_resolvers()),
+        ("Run", run_resolvers()),
     ):
         fields = schema.get_type(type_name).fields  # type: ignore[union-attr]
         for name, resolver in resolvers.items():
@@ -228,7 +235,18 @@ def load_schema() -> GraphQLSchema:
     vendor = schema.get_type("StackConfigVendor")
     assert isinstance(vendor, GraphQLUnionType)
     vendor.resolve_type = lambda value, info, abstract_type: value.TYPENAME
-    return schema
+    realism.attach_client_fields(schema)
+    realism.guard_root_fields(schema, _PUBLIC_ROOT_FIELDS)
+    return realism.lean_fields(schema) if lean else schema
+
+
+def _module_resolvers() -> dict[str, Callable[..., Any]]:
+    return {
+        "versions": lambda module, info, includeFailed=False: realism.module_versions(
+            module, bool(includeFailed)
+        ),
+        "current": lambda module, info: realism.current_version(module),
+    }
 
 
 @dataclass(frozen=True)
@@ -238,15 +256,15 @@ class _Prepared:
 
 
 @functools.lru_cache(maxsize=256)
-def _prepare(query: str) -> _Prepared:
+def _prepare(query: str, lean: bool = False) -> _Prepared:
     """Parse and validate once per distinct query text (the portal sends constants)."""
     try:
-        document = parse(query)
+        document = parse(realism.accept_empty_variables(query))
     except GraphQLError as error:
         return _Prepared(None, [error.formatted])
-    errors = validate(load_schema(), document)
+    errors = validate(load_schema(lean), document)
     if errors:
-        return _Prepared(document, [error.formatted for error in errors])
+        return _Prepared(document, [realism.as_spacelift_words(e.formatted) for e in errors])
     return _Prepared(document, [])
 
 
@@ -466,6 +484,11 @@ class Faults:
     unauthorized_once: bool = False  # the next authenticated request fails, once
     hang_seconds: float = DEFAULT_HANG_SECONDS  # how long "hang" waits at most
     registry_no_access: bool = False  # the registry answers every module with no versions
+    # The real API's ways (realism.py):
+    lean: bool = False  # no optional fields: asking for one is rejected
+    no_introspection: bool = False  # __type and __schema are refused
+    unaccepted_empty: bool = False  # an unaccepted token gets [] and null, not `unauthorized`
+    accept_no_tokens: bool = False  # tokens are issued but none is accepted (a revoked key)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -482,6 +505,7 @@ def _empty_stats(now: float) -> dict[str, Any]:
         "invalid": 0,
         "faults": 0,
         "registry": 0,
+        "unaccepted": 0,  # requests answered with empty lists and nulls (unaccepted_empty)
         "since": now,
     }
 
@@ -506,6 +530,17 @@ def _b64url(data: bytes) -> str:
 
 def _b64url_decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+# Fault settings that are plain on/off switches.
+_SWITCHES = (
+    "unauthorized_once",
+    "registry_no_access",
+    "lean",
+    "no_introspection",
+    "unaccepted_empty",
+    "accept_no_tokens",
+)
 
 
 class Simulator:
@@ -601,7 +636,7 @@ class Simulator:
 
     def set_faults(self, **changes: Any) -> dict[str, Any]:
         """Change some fault settings (the others stay); return them all."""
-        allowed = {"latency", "mode", "unauthorized_once", "hang_seconds", "registry_no_access"}
+        allowed = {"latency", "mode", "unauthorized_once", "hang_seconds", *_SWITCHES}
         unknown = set(changes) - allowed
         if unknown:
             raise ValueError(f"unknown fault settings: {', '.join(sorted(unknown))}")
@@ -613,7 +648,7 @@ class Simulator:
                 if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
                     raise ValueError(f"{name} must be a number of seconds, 0 or more")
                 changes[name] = float(value)
-        for name in ("unauthorized_once", "registry_no_access"):
+        for name in _SWITCHES:
             if name in changes and not isinstance(changes[name], bool):
                 raise ValueError(f"{name} must be true or false")
         with self._lock:
@@ -680,7 +715,8 @@ class Simulator:
         still there; None means the client left and there is nobody to answer."""
         self._count("requests")
         request, request_error = _read_request(body)
-        prepared = _prepare(request["query"]) if request and request_error is None else None
+        lean = self.faults.lean
+        prepared = _prepare(request["query"], lean) if request and request_error is None else None
         operation = None
         root_fields: list[str] = []
         if prepared is not None and prepared.document is not None:
@@ -705,6 +741,10 @@ class Simulator:
         if prepared.errors:
             self._count("invalid")
             return _json_reply({"errors": prepared.errors}, root_fields=root_fields)
+        if faults["no_introspection"] and realism.asks_introspection(request["query"]):
+            self._count("invalid")
+            message = realism.NO_INTROSPECTION
+            return _json_reply({"errors": [{"message": message}]}, root_fields=root_fields)
         if operation is None:
             self._count("invalid")
             name = request.get("operationName")
@@ -718,15 +758,20 @@ class Simulator:
         actor = None
         if set(root_fields) - _PUBLIC_ROOT_FIELDS:
             actor, problem = self.authenticate(authorization)
+            if problem is None and faults["accept_no_tokens"]:
+                actor, problem = None, "unauthorized: token not accepted"
             if problem is None and self._take_unauthorized_fault():
                 self._count("faults")
                 problem = "unauthorized"
-            if problem is not None:
+            reads = operation.operation == OperationType.QUERY
+            if problem is not None and faults["unaccepted_empty"] and reads:
+                self._count("unaccepted")  # Spacelift's way: empty lists and nulls, no error
+            elif problem is not None:
                 self._count("unauthorized")
                 return _json_reply(
                     {"errors": [{"message": problem}], "data": None}, root_fields=root_fields
                 )
-        payload = self._execute(prepared.document, operation, request, actor)
+        payload = self._execute(prepared.document, operation, request, actor, lean)
         return _json_reply(payload, root_fields=root_fields)
 
     # -- the module registry ---------------------------------------------------------------
@@ -820,20 +865,22 @@ class Simulator:
         operation: OperationDefinitionNode,
         request: dict[str, Any],
         actor: str | None,
+        lean: bool = False,
     ) -> dict[str, Any]:
         world = self.world
         context = RequestContext(self, world, actor)
+        schema = load_schema(lean)
         with world.lock:
             world.advance()
             if fast_path_applies(document, operation):
                 try:
-                    data = _FastExecutor(self.schema, document, context).run(operation)
+                    data = _FastExecutor(schema, document, context).run(operation)
                 except Exception:
                     logger.debug("fast path fell back to graphql-core", exc_info=True)
                 else:
                     return {"data": data}
             result = execute(
-                self.schema,
+                schema,
                 document,
                 context_value=context,
                 variable_values=request.get("variables") or {},
@@ -1079,7 +1126,10 @@ def _describe(simulator: Simulator) -> dict[str, Any]:
             "POST /_sim/reset-stats": "zero the counters",
             "GET /_sim/faults": "current faults",
             "POST /_sim/faults": 'change faults, e.g. {"mode": "http500", "latency": 0.5}, '
-            'or {"registry_no_access": true}',
+            'or {"registry_no_access": true}; the real API\'s ways (realism.py): '
+            '{"lean": true} (no optional fields), {"no_introspection": true}, '
+            '{"unaccepted_empty": true} (empty answers, not `unauthorized`, to a bad token), '
+            '{"accept_no_tokens": true} (no token is accepted, as for a revoked key)',
             "DELETE /_sim/faults": "clear every fault",
             "POST /_sim/step": "move every active run one state forward",
             "GET /_sim/world": "size, seed and active stacks",

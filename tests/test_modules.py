@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -23,8 +24,10 @@ NO_VERSIONS = (
 
 
 @pytest.fixture
-def registry(connected):
-    """The simulator, with the registry switch put back whatever the test does."""
+def registry(connected, settings):
+    """The simulator named as the registry (SPACELIFT_REGISTRY_URL), with its switch put back
+    whatever the test does."""
+    settings.SPACELIFT_REGISTRY_URL = connected.url
     yield connected
     connected.set_faults(registry_no_access=False)
 
@@ -32,6 +35,11 @@ def registry(connected):
 def module_items(html: str) -> dict[str, str]:
     """Each module's <li> (as HTML), by module ID."""
     return {item["data-module"]: str(item) for item in parse(html).select("li.module[data-module]")}
+
+
+def squeezed(html: str) -> str:
+    """The markup with every run of whitespace made one space, as a browser shows text."""
+    return " ".join(html.split())
 
 
 def shown_versions(item: str) -> list[str]:
@@ -64,7 +72,7 @@ def test_it_lists_every_module_with_source_versions_newest_first_and_deep_link(
         assert f'<code class="source">{source}</code>' in item
         assert shown_versions(item) == list(reversed(module.versions))
         assert "latest" in item
-    assert NO_VERSIONS not in html
+    assert NO_VERSIONS not in squeezed(html)
     assert "<strong>VPC</strong>" in html  # descriptions are Markdown, sanitised
     assert registry.key_secret not in html
 
@@ -75,7 +83,7 @@ def test_an_empty_versions_list_is_explained_not_reported_as_no_versions(viewer_
     items = module_items(html)
     assert items
     for item in items.values():
-        assert NO_VERSIONS in item
+        assert NO_VERSIONS in squeezed(item)
         assert shown_versions(item) == []
     assert "banner-error" not in html
     assert "could not be read" not in html
@@ -88,7 +96,7 @@ def test_when_spacelift_fails_the_page_says_so_with_status_200(viewer_client, re
     html = response.content.decode()
     assert "banner-error" in html
     assert "Spacelift could not be read" in html
-    assert NO_VERSIONS not in html
+    assert NO_VERSIONS not in squeezed(html)
 
 
 def test_a_registry_that_cannot_be_reached_is_an_error_not_an_empty_list(
@@ -103,7 +111,7 @@ def test_a_registry_that_cannot_be_reached_is_an_error_not_an_empty_list(
     assert "banner-error" in items[0]
     # After the first failure the others are not asked, and the page says so.
     assert all("Versions not asked for" in item for item in items[1:])
-    assert NO_VERSIONS not in html
+    assert NO_VERSIONS not in squeezed(html)
 
 
 def test_a_wrong_organisation_is_reported_per_module(viewer_client, registry, settings):
@@ -193,3 +201,20 @@ def test_versions_sort_as_versions_not_as_text():
 )
 def test_the_registry_organisation_comes_from_the_host(base_url, org):
     assert default_registry_org(base_url) == org
+
+
+def test_without_a_registry_url_versions_come_from_the_api_in_one_query(viewer_client, connected):
+    response = viewer_client.get("/modules/")
+    html = response.content.decode()
+    items = module_items(html)
+    assert set(items) == {m.id for m in connected.world.modules}
+    for module in connected.world.modules:
+        shown = re.findall(r"<li>\s*<code>([^<]+)</code>", items[module.id])
+        assert shown == sorted(module.versions, key=version_key, reverse=True)
+        assert items[module.id].count('<span class="tag">current</span>') == 1
+    long_lived = next(m for m in connected.world.modules if len(m.versions) >= 5)
+    assert "yanked</span>" in items[long_lived.id]
+    stats = connected.stats()
+    assert stats["registry"] == 0
+    assert stats["by_operation"]["ModuleVersions"] == 1
+    assert "Versions come from Spacelift's API" in html

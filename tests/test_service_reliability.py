@@ -77,6 +77,7 @@ def test_when_every_permit_is_taken_a_read_answers_at_once_without_spacelift(sim
     settings.PORTAL_SPACELIFT_CONCURRENCY = 1
     svc = make_service(sim, read_timeout=PATIENT_TIMEOUT)
     svc.client.token()
+    svc.client.known_fields()  # the schema's first look is not what these tests hang
     sim.set_faults(mode="hang", hang_seconds=HANG_SECONDS)
     waiting, _ = in_thread(lambda: svc.stack("payments-prod"))
     wait_until_simulator_saw(sim, "stack", 1)  # it holds the only permit
@@ -92,6 +93,7 @@ def test_when_every_permit_is_taken_a_read_answers_at_once_without_spacelift(sim
 def test_a_pages_reads_run_at_once_under_one_deadline(sim):
     svc = make_service(sim, read_timeout=1.0)
     svc.client.token()
+    svc.client.known_fields()  # the schema's first look is not what these tests hang
     sim.set_faults(mode="hang")
     reads = svc.read_many(
         stack=lambda: svc.stack("payments-prod"),
@@ -118,6 +120,7 @@ def test_an_invalidated_result_is_read_again(sim):
 def test_a_page_that_must_read_the_stack_list_first_still_has_one_deadline(sim):
     svc = make_service(sim, read_timeout=1.0)
     svc.client.token()
+    svc.client.known_fields()  # the schema's first look is not what these tests hang
     sim.set_faults(mode="hang")
     with svc.one_deadline():
         listed = svc.may_exist("payments-prod")  # the list hangs until the page's deadline
@@ -135,6 +138,7 @@ def test_without_a_permit_a_read_of_what_another_is_fetching_says_so(sim, settin
     settings.PORTAL_SPACELIFT_CONCURRENCY = 1
     svc = make_service(sim, read_timeout=PATIENT_TIMEOUT)
     svc.client.token()
+    svc.client.known_fields()  # the schema's first look is not what these tests hang
     sim.set_faults(mode="hang", hang_seconds=HANG_SECONDS)
     fetching, _ = in_thread(svc.stacks)
     wait_until_simulator_saw(sim, "stacks", 1)

@@ -672,6 +672,10 @@ def test_faults_are_switched_over_http_and_spare_the_control_endpoints(
         "unauthorized_once": False,
         "hang_seconds": 60.0,
         "registry_no_access": False,
+        "lean": False,
+        "no_introspection": False,
+        "unaccepted_empty": False,
+        "accept_no_tokens": False,
     }
     assert requests.get(faults_url, timeout=5).json()["mode"] == "http500"
     assert requests.get(f"{sim.url}/_sim/stats", timeout=5).status_code == 200

@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
-from urllib.parse import quote, urlsplit
 
 import requests
 from django.views.decorators.debug import sensitive_variables
@@ -28,10 +27,12 @@ from gql.transport.exceptions import (
 )
 from gql.transport.requests import RequestsHTTPTransport
 
-from . import documents, errors
+from . import documents, errors, fields, registry
 from .account import Connection, InvalidEndpoint, refuse_internal_address
+from .documents import Document
+from .empty_answers import EmptyAnswerChecks
 from .shared_cache import shared_cache
-from .types import ConfigElement, Module, ModuleVersions, Run, Space, Stack
+from .types import ConfigElement, Module, ModuleVersion, ModuleVersions, Run, Space, Stack
 
 logger = logging.getLogger(__name__)
 
@@ -63,38 +64,11 @@ class _Transport(RequestsHTTPTransport):
 
     def _prepare_result(self, response: requests.Response):
         self.response_headers = response.headers
-        _raise_for_status(response, "Spacelift")
+        errors.raise_for_status(response, "Spacelift")
         return super()._prepare_result(response)
 
 
-def _raise_for_status(response: requests.Response, who: str) -> None:
-    """Redirects (never followed), 429 with its Retry-After, and other error statuses."""
-    status = response.status_code
-    if 300 <= status < 400:
-        raise errors.HTTPStatusError(
-            status,
-            f"{who} answered HTTP {status}, a redirect; the portal only talks to the "
-            "configured host and does not follow it",
-        )
-    if status == 429:
-        raise errors.RateLimited(
-            429, f"{who} answered HTTP 429: too many requests", retry_after=_retry_after(response)
-        )
-    if status >= 400:
-        raise errors.HTTPStatusError(
-            status, f"{who} answered HTTP {status}", retry_after=_retry_after(response)
-        )
-
-
-def _retry_after(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After", "")
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
-
-
-class SpaceliftClient:
+class SpaceliftClient(EmptyAnswerChecks):
     def __init__(
         self,
         connection: Connection,
@@ -110,6 +84,8 @@ class SpaceliftClient:
         self.clock = clock
         self._local = threading.local()
         self._token_key = f"spacelift:{connection.fingerprint}:jwt"
+        self._fields_key = f"spacelift:{connection.fingerprint}:optional-fields"
+        self._seen_key = f"spacelift:{connection.fingerprint}:seen:"
 
     @contextmanager
     def deadline(self, at: float) -> Iterator[None]:
@@ -124,124 +100,83 @@ class SpaceliftClient:
     # Reads --------------------------------------------------------------------------------
 
     def list_stacks(self) -> list[Stack]:
-        data = self.execute(documents.STACKS)
-        return self._parse(lambda: [Stack.from_api(s) for s in data["stacks"] or ()])
+        data = self.read(documents.STACKS, None, empty=lambda d: not d.get("stacks"), seen="stacks")
+        stacks = self._parse(lambda: [Stack.from_api(s) for s in data["stacks"] or ()])
+        self._note_stacks({s.id for s in stacks})
+        return stacks
 
     def get_stack(self, stack_id: str) -> Stack | None:
-        data = self.execute(documents.STACK, {"id": stack_id})
-        return self._parse(lambda: Stack.from_api(data["stack"]) if data["stack"] else None)
+        data = self.read_stack(documents.STACK, {"id": stack_id}, stack_id)
+        stack = self._parse(lambda: Stack.from_api(data["stack"]) if data["stack"] else None)
+        if stack is not None:
+            self._note_stack(stack.id)
+        return stack
 
     def list_runs(self, stack_id: str, before: str | None = None) -> list[Run] | None:
         """One page of tracked runs, newest first; None when the stack is gone."""
-        data = self.execute(documents.RUNS, {"id": stack_id, "before": before})
+        data = self.read_stack(documents.RUNS, {"id": stack_id, "before": before}, stack_id)
         if not data.get("stack"):
             return None
         return self._parse(lambda: [Run.from_api(r) for r in data["stack"]["runs"] or ()])
 
     def get_run(self, stack_id: str, run_id: str) -> Run | None:
-        data = self.execute(documents.RUN, {"stack": stack_id, "run": run_id})
+        data = self.read_stack(documents.RUN, {"stack": stack_id, "run": run_id}, stack_id)
         stack = data.get("stack")
         if not stack or not stack.get("run"):
             return None
         return self._parse(lambda: Run.from_api(stack["run"]))
 
     def list_spaces(self) -> list[Space]:
-        data = self.execute(documents.SPACES)
+        data = self.read(documents.SPACES, None, empty=lambda d: not d.get("spaces"), seen="spaces")
         return self._parse(lambda: [Space.from_api(s) for s in data["spaces"] or ()])
 
     def get_stack_config(self, stack_id: str) -> list[ConfigElement] | None:
         """The stack's own environment variables and mounted files; None when it is gone."""
-        data = self.execute(documents.STACK_CONFIG, {"id": stack_id})
+        data = self.read_stack(documents.STACK_CONFIG, {"id": stack_id}, stack_id)
         stack = data.get("stack")
         if not stack:
             return None
         return self._parse(lambda: [ConfigElement.from_api(c) for c in stack["config"] or ()])
 
     def list_modules(self) -> list[Module]:
-        data = self.execute(documents.MODULES)
+        data = self.read(
+            documents.MODULES, None, empty=lambda d: not d.get("modules"), seen="modules"
+        )
         return self._parse(lambda: [Module.from_api(m) for m in data["modules"] or ()])
+
+    def list_module_versions(
+        self, module_ids: list[str], *, include_failed: bool = False
+    ) -> dict[str, tuple[ModuleVersion, ...] | None]:
+        """Modules' versions over GraphQL, as spacectl reads them, all in one query.
+
+        Each module is an alias of `module(id) { versions(includeFailed:) }` (spacectl
+        `internal/cmd/module/mcp.go`); None for a module that is gone.
+        """
+        if not module_ids:
+            return {}
+        data = self.execute(
+            documents.module_versions(len(module_ids)),
+            {"includeFailed": include_failed} | {f"m{i}": m for i, m in enumerate(module_ids)},
+        )
+
+        def build() -> dict[str, tuple[ModuleVersion, ...] | None]:
+            found: dict[str, tuple[ModuleVersion, ...] | None] = {}
+            for i, module_id in enumerate(module_ids):
+                module = data.get(f"m{i}")
+                found[module_id] = (
+                    tuple(ModuleVersion.from_api(v) for v in module.get("versions") or ())
+                    if module
+                    else None
+                )
+            return found
+
+        return self._parse(build)
 
     def module_versions(
         self, org: str, name: str, provider: str, *, registry_url: str | None = None
     ) -> ModuleVersions:
-        """A module's versions from the registry (Terraform registry protocol, not GraphQL).
-
-        `GET <registry>/registry/modules/v1/<org>/<name>/<provider>/versions` with the same
-        JWT. An empty list may mean the token may not read the module's space: Spacelift
-        answers that way instead of a 401 (docs/spacelift-api.md, "Module registry").
-        A 401 gets one re-exchange and one retry, like `unauthorized` on GraphQL.
-        """
-        source = f"{org}/{name}/{provider}"
-        url = "/".join(
-            (
-                (registry_url or self.connection.base_url).rstrip("/"),
-                "registry/modules/v1",
-                *(quote(part, safe="") for part in (org, name, provider)),
-                "versions",
-            )
-        )
-        own_deadline = getattr(self._local, "deadline", None) is None
-        if own_deadline:
-            self._local.deadline = time.monotonic() + self.timeout[1]
-        try:
-            token = self.token()
-            response = self._registry_get(url, token.jwt)
-            if response.status_code == 401:
-                logger.info("The module registry answered 401; exchanging the key again once")
-                token = self._exchange_once(stale_jwt=token.jwt)
-                response = self._registry_get(url, token.jwt)
-        finally:
-            if own_deadline:
-                self._local.deadline = None
-        return self._registry_answer(response, source)
-
-    def _registry_get(self, url: str, jwt: str) -> requests.Response:
-        session = getattr(self._local, "registry_session", None)
-        if session is None:
-            session = self._local.registry_session = requests.Session()
-        connect, read = self.timeout
-        deadline = getattr(self._local, "deadline", None)
-        if deadline is not None:
-            read = deadline - time.monotonic()
-            if read <= 0:
-                raise errors.Timeout(
-                    f"The module registry did not answer within {self.timeout[1]:g} seconds"
-                )
-            connect = min(connect, read)
-        try:
-            return session.get(
-                url,
-                headers={"Authorization": f"Bearer {jwt}", "Accept": "application/json"},
-                timeout=(connect, read),
-                allow_redirects=False,
-            )
-        except requests.Timeout:
-            raise errors.Timeout(
-                f"The module registry did not answer within {self.timeout[1]:g} seconds"
-            ) from None
-        except requests.RequestException:
-            raise errors.Unreachable(
-                f"Could not connect to the module registry at {urlsplit(url).netloc}"
-            ) from None
-
-    @staticmethod
-    def _registry_answer(response: requests.Response, source: str) -> ModuleVersions:
-        status = response.status_code
-        if status == 401:
-            raise errors.Unauthorized("The module registry refused a fresh token (HTTP 401)")
-        if status == 404:
-            raise errors.NotFound(
-                f"The module registry has no module {source}; check the organisation name "
-                "(SPACELIFT_REGISTRY_ORG)"
-            )
-        _raise_for_status(response, "The module registry")
-        try:
-            return ModuleVersions.from_registry(response.json(), source)
-        except (KeyError, TypeError, ValueError, AttributeError):
-            raise errors.NotJSON(
-                "The module registry answered with something that is not a Terraform registry "
-                "versions list (a proxy or login page?)"
-            ) from None
+        """A module's versions from a Terraform registry (registry.py)."""
+        return registry.read_versions(self, org, name, provider, registry_url=registry_url)
 
     def probe(self) -> None:
         """Check the host answers GraphQL at all, without a token; raises what it finds."""
@@ -346,36 +281,93 @@ class SpaceliftClient:
 
     # Transport ----------------------------------------------------------------------------
 
-    def execute(self, document: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    def execute(
+        self, document: str | Document, variables: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Run a query with a token; on `unauthorized`, one re-exchange and one retry.
 
         The exchange, the query and the retry share one time budget (the read timeout), so a
         hung Spacelift holds a page no longer than SPACELIFT_TIMEOUT_SECONDS in all.
         """
+        return self._within_deadline(lambda: self._execute(document, variables))
+
+    def _within_deadline(self, call: Callable[[], T]) -> T:
         if getattr(self._local, "deadline", None) is not None:
-            return self._execute(document, variables)
+            return call()
         self._local.deadline = time.monotonic() + self.timeout[1]
         try:
-            return self._execute(document, variables)
+            return call()
         finally:
             self._local.deadline = None
 
-    def _execute(self, document: str, variables: dict[str, Any] | None) -> dict[str, Any]:
+    def _execute(self, document: str | Document, variables: dict[str, Any] | None) -> dict:
+        if not isinstance(document, Document):
+            return self._checked(*self._authorized_post(document, variables))
+        optional = document.optional
+        known = self.known_fields() if optional else None
+        missing = known.missing & optional if known else frozenset()
+        data, errs = self._authorized_post(document.render(missing), variables)
+        rejected = fields.rejected_fields(errs) if errs else None
+        if known is not None and rejected and rejected <= optional - missing:
+            # The API lacks optional fields it was not known to lack: drop them, retry once.
+            logger.warning(
+                "Spacelift has no %s; leaving it out of queries from now on",
+                ", ".join(sorted(rejected)),
+            )
+            known = self._learn_missing(rejected)
+            data, errs = self._authorized_post(document.render(known.missing & optional), variables)
+        return self._checked(data, errs)
+
+    def _authorized_post(
+        self, text: str, variables: dict[str, Any] | None
+    ) -> tuple[Any, list[dict[str, Any]]]:
         token = self.token()
-        data, errs = self._post(document, variables, token.jwt)
+        data, errs = self._post(text, variables, token.jwt)
         if errs and _is_unauthorized(errs):
             logger.info("Spacelift said unauthorized; exchanging the key again once")
             token = self._exchange_once(stale_jwt=token.jwt)
-            data, errs = self._post(document, variables, token.jwt)
+            data, errs = self._post(text, variables, token.jwt)
             if errs and _is_unauthorized(errs):
                 raise errors.Unauthorized(
                     f"Spacelift refused a fresh token for key {self.connection.key_id}"
                 )
+        return data, errs
+
+    def _checked(self, data: Any, errs: list[dict[str, Any]]) -> dict[str, Any]:
         if errs:
             raise errors.GraphQLError(f"Spacelift rejected the query: {self._error_text(errs)}")
         if not isinstance(data, dict):
             raise errors.NotJSON("Spacelift's answer had no data")
         return data
+
+    # Optional fields ----------------------------------------------------------------------
+
+    def known_fields(self) -> fields.KnownFields:
+        """Which optional fields the API lacks; learned once per connection, in the cache."""
+        known = self.cache.get(self._fields_key)
+        if isinstance(known, fields.KnownFields):
+            return known
+        try:
+            data, errs = self._authorized_post(fields.introspection_query(), None)
+        except errors.HTTPStatusError as exc:
+            if exc.status != 400:  # some servers refuse introspection with HTTP 400
+                raise
+            data, errs = None, [{"message": exc.message}]
+        if errs or not isinstance(data, dict):
+            logger.info("Spacelift answers no introspection; optional fields are learned by use")
+            known = fields.without_introspection()
+        else:
+            known = fields.from_introspection(data)
+        self.cache.set(self._fields_key, known, timeout=fields.KNOWN_FIELDS_SECONDS)
+        return known
+
+    def _learn_missing(self, rejected: set[str]) -> fields.KnownFields:
+        current = self.cache.get(self._fields_key)
+        if not isinstance(current, fields.KnownFields):
+            current = fields.without_introspection()
+        known = current.with_missing(rejected)
+        self.cache.set(self._fields_key, known, timeout=fields.KNOWN_FIELDS_SECONDS)
+        return known
 
     def _transport(self) -> _Transport:
         transport = getattr(self._local, "transport", None)

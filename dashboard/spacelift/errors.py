@@ -6,6 +6,11 @@ do about it. None of them ever carries the API key secret or a JWT.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import requests
+
 
 class SpaceliftError(Exception):
     """Base of every failure talking to Spacelift. `message` is safe to show a user."""
@@ -89,3 +94,42 @@ class GraphQLError(SpaceliftError):
 class NotFound(SpaceliftError):
     summary = "Not found in Spacelift"
     hint = "It may have been deleted, or the key cannot see its space."
+
+
+class TokenNotAccepted(SpaceliftError):
+    """Spacelift answers an unaccepted token with empty lists and nulls, not an error."""
+
+    summary = (
+        "Spacelift no longer accepts this API key: it may have been revoked or its secret rotated"
+    )
+    hint = (
+        "Create a new API key in Spacelift (Organization settings > API keys) and enter it in "
+        "Settings. The portal shows the last data it read until then."
+    )
+
+
+def raise_for_status(response: requests.Response, who: str) -> None:
+    """Redirects (never followed), 429 with its Retry-After, and other error statuses."""
+    status = response.status_code
+    if 300 <= status < 400:
+        raise HTTPStatusError(
+            status,
+            f"{who} answered HTTP {status}, a redirect; the portal only talks to the "
+            "configured host and does not follow it",
+        )
+    if status == 429:
+        raise RateLimited(
+            429, f"{who} answered HTTP 429: too many requests", retry_after=_retry_after(response)
+        )
+    if status >= 400:
+        raise HTTPStatusError(
+            status, f"{who} answered HTTP {status}", retry_after=_retry_after(response)
+        )
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After", "")
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None

@@ -130,6 +130,11 @@ class SpaceliftService:
     def modules(self) -> Snapshot[list[Module]]:
         return self._read("modules", self.client.list_modules)
 
+    def module_version_lists(self, module_ids: list[str]) -> Snapshot[dict[str, Any]]:
+        """Versions of these modules over GraphQL, read in one query (client.py)."""
+        key = "module-version-lists:" + _version_of("\0".join(module_ids).encode())
+        return self._read(key, lambda: self.client.list_module_versions(module_ids))
+
     def registry_org(self) -> str:
         """SPACELIFT_REGISTRY_ORG, else the account's name taken from its host."""
         return settings.SPACELIFT_REGISTRY_ORG or default_registry_org(self.connection.base_url)

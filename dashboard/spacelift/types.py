@@ -191,6 +191,15 @@ def _str(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _optional_bool(data: dict[str, Any], name: str) -> bool | None:
+    """None when the answer lacks the field: the API has no such optional field."""
+    return bool(data[name]) if name in data else None
+
+
+def _optional_str(data: dict[str, Any], name: str) -> str | None:
+    return _str(data[name]) if name in data else None
+
+
 @dataclass(frozen=True, slots=True)
 class Commit:
     hash: str
@@ -199,7 +208,7 @@ class Commit:
     author_name: str = ""
     timestamp: datetime | None = None
     url: str = ""
-    tag: str = ""
+    tag: str | None = None  # None: the API has no Commit.tag
 
     @property
     def short_hash(self) -> str:
@@ -225,7 +234,7 @@ class Commit:
             author_name=_str(data.get("authorName")),
             timestamp=_timestamp(data.get("timestamp")),
             url=_str(data.get("url")),
-            tag=_str(data.get("tag")),
+            tag=_optional_str(data, "tag"),
         )
 
 
@@ -304,8 +313,9 @@ class Stack:
     locked_by: str = ""
     locked_at: datetime | None = None
     lock_note: str = ""
-    is_drifted: bool = False
-    needs_approval: bool = False
+    # None: the API has no such optional field (documents.OPTIONAL_FIELDS).
+    is_drifted: bool | None = None
+    needs_approval: bool | None = None
     created_at: datetime | None = None
     tool: str = ""
     tool_version: str = ""
@@ -358,8 +368,8 @@ class Stack:
             locked_by=_str(data.get("lockedBy")),
             locked_at=_timestamp(data.get("lockedAt")),
             lock_note=_str(data.get("lockNote")),
-            is_drifted=bool(data.get("isDrifted")),
-            needs_approval=bool(data.get("needsApproval")),
+            is_drifted=_optional_bool(data, "isDrifted"),
+            needs_approval=_optional_bool(data, "needsApproval"),
             created_at=_timestamp(data.get("createdAt")),
             tool=tool,
             tool_version=tool_version,
@@ -437,7 +447,7 @@ class Run:
     triggered_by: str = ""
     created_at: datetime | None = None
     updated_at: datetime | None = None
-    finished: bool = False
+    finished: bool | None = None  # None: the API has no Run.finished
     drift_detection: bool = False
     commit: Commit | None = None
     delta: Delta | None = None
@@ -494,7 +504,7 @@ class Run:
             triggered_by=_str(data.get("triggeredBy")),
             created_at=_timestamp(data.get("createdAt")),
             updated_at=_timestamp(data.get("updatedAt")),
-            finished=bool(data.get("finished")),
+            finished=_optional_bool(data, "finished"),
             drift_detection=bool(data.get("driftDetection")),
             commit=Commit.from_api(data.get("commit")),
             delta=Delta.from_api(data.get("delta")),
@@ -521,7 +531,7 @@ class ConfigElement:
     value: str | None = None
     write_only: bool = False
     description: str = ""
-    file_mode: str = ""
+    file_mode: str | None = None  # None: the API has no ConfigElement.fileMode
     runtime: bool = False
 
     @property
@@ -552,8 +562,31 @@ class ConfigElement:
             value=None if write_only or value is None else str(value),
             write_only=write_only,
             description=_str(data.get("description")),
-            file_mode=_str(data.get("fileMode")),
+            file_mode=_optional_str(data, "fileMode"),
             runtime=bool(data.get("runtime")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleVersion:
+    """One published version of a module, as `module(id) { versions }` gives it."""
+
+    number: str
+    id: str = ""
+    state: str = ""
+    created_at: datetime | None = None
+    notes: str = ""
+    yanked: bool = False
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> ModuleVersion:
+        return cls(
+            number=_str(data.get("number")),
+            id=_str(data.get("id")),
+            state=_str(data.get("state")),
+            created_at=_timestamp(data.get("createdAt")),
+            notes=_str(data.get("notes")),
+            yanked=bool(data.get("yanked")),
         )
 
 
@@ -566,15 +599,23 @@ class Module:
     terraform_provider: str = ""
     description: str = ""
     space_id: str = ""
+    space_name: str = ""
+    labels: tuple[str, ...] = ()
+    current: ModuleVersion | None = None  # the version consumers get; None before any
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> Module:
+        space = data.get("spaceDetails") or {}
+        current = data.get("current")
         return cls(
             id=_str(data.get("id")),
             name=_str(data.get("name")) or _str(data.get("id")),
             terraform_provider=_str(data.get("terraformProvider")),
             description=_str(data.get("description")),
-            space_id=_str(data.get("space")),
+            space_id=_str(data.get("space")) or _str(space.get("id")),
+            space_name=_str(space.get("name")),
+            labels=tuple(str(label) for label in data.get("labels") or ()),
+            current=ModuleVersion.from_api(current) if current else None,
         )
 
 

@@ -1,0 +1,138 @@
+"""A run's logs, phase by phase, and the "why" region of a failed stack.
+
+One URL per phase serves three things: its last lines (a finished phase opened on demand),
+the lines before a given line ("load earlier"), and the lines after a token (a running
+phase followed live: the token stays in the page, so each refresh brings only new lines).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+
+from .decorators import with_service
+from .logs import render_lines
+from .spacelift import errors
+from .spacelift.logs import RunRecords
+from .spacelift.logtypes import Phase
+from .spacelift.service import SpaceliftService
+from .why import stack_for_why, why_stack_failed
+
+logger = logging.getLogger(__name__)
+
+# Spacelift's tokens are opaque; anything longer than this is not one.
+MAX_TOKEN_CHARS = 2000
+_PHASE = re.compile(r"^([A-Z_]{2,40})-(\d{1,6})$")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Some consecutive lines of a phase, ready for `_log_chunk.html`."""
+
+    url: str  # the phase's log URL
+    first_line: int  # 0-based number of the first line
+    lines: list
+    earlier: bool = False  # lines before these exist: offer "load earlier"
+    follow_token: str | None = None  # the phase still runs: poll for lines after this
+
+    @property
+    def start(self) -> int:
+        return self.first_line + 1
+
+    @property
+    def next_line(self) -> int:
+        return self.first_line + len(self.lines)
+
+
+def phase_url(stack_id: str, run_id: str, phase: Phase) -> str:
+    return reverse("dashboard:run_log", args=[stack_id, run_id, phase.key])
+
+
+def tail_chunk(records: RunRecords, stack_id: str, run_id: str, phase: Phase) -> Chunk:
+    tail = records.tail(stack_id, run_id, phase)
+    return Chunk(
+        url=phase_url(stack_id, run_id, phase),
+        first_line=tail.first_line,
+        lines=render_lines(tail.lines),
+        earlier=tail.earlier,
+        follow_token=None if tail.finished else tail.next_token,
+    )
+
+
+@require_GET
+@login_required
+@with_service
+def run_log(
+    request: HttpRequest, service: SpaceliftService, stack_id: str, run_id: str, phase_key: str
+) -> HttpResponse:
+    match = _PHASE.match(phase_key)
+    if not match:
+        raise Http404("No such log")
+    records = RunRecords(service)
+    context = {
+        "stack_id": stack_id,
+        "run_id": run_id,
+        "poll_seconds": settings.PORTAL_POLL_SECONDS,
+    }
+    try:
+        found = records.phases(stack_id, run_id)
+        phase = next(
+            (p for p in (found or ([], None))[0] if p.key == phase_key),
+            None,
+        )
+        if phase is None:
+            raise Http404("No such log")
+        context["phase"] = phase
+        url = phase_url(stack_id, run_id, phase)
+        after = request.GET.get("after")
+        before = request.GET.get("before")
+        if after is not None and len(after) <= MAX_TOKEN_CHARS:
+            first = _int(request.GET.get("line"))
+            lines, token, finished = records.lines_after(stack_id, run_id, phase, after)
+            if not lines and not finished and token == after:
+                return HttpResponse(status=204)  # nothing new: the page keeps its token
+            chunk = Chunk(url, first, render_lines(lines), follow_token=None if finished else token)
+        elif before is not None:
+            first, lines = records.lines_before(stack_id, run_id, phase, _int(before))
+            chunk = Chunk(url, first, render_lines(lines), earlier=first > 0)
+        else:
+            chunk = tail_chunk(records, stack_id, run_id, phase)
+    except errors.SpaceliftError as exc:
+        context["problem"] = exc.message
+        return render(request, _template(request), context)
+    context["chunk"] = chunk
+    return render(request, _template(request), context)
+
+
+def _template(request: HttpRequest) -> str:
+    # htmx swaps the fragment in; without JavaScript the link opens it as a page.
+    return "dashboard/_log_chunk.html" if request.htmx else "dashboard/run_log.html"
+
+
+def _int(value: str | None) -> int:
+    try:
+        return max(0, int(value or 0))
+    except ValueError:
+        return 0
+
+
+@require_GET
+@login_required
+@with_service
+def stack_why(request: HttpRequest, service: SpaceliftService, stack_id: str) -> HttpResponse:
+    """The "why" line of a failed stack: its own region, so no page waits on a log."""
+    stack = stack_for_why(service, stack_id)
+    why = why_stack_failed(service, stack) if stack is not None else None
+    return render(
+        request,
+        "dashboard/_why.html",
+        {"stack_id": stack_id, "stack": stack, "why": why, "loaded": True},
+    )

@@ -1,0 +1,232 @@
+"""Reading run logs and plan changes, kept in the cache for as long as they cannot change.
+
+Logs and changes are read only when someone opens a run (or, for the "why" line, when a
+failed stack is shown). A finished phase's log and a plan's changes never change, so they
+are kept for `FINISHED_SECONDS`; what is still moving is kept for one poll interval.
+
+A log is never held whole: pages are read one after another (joined by `nextToken`, as
+spacectl does) into a bounded tail of `TAIL_LINES` lines, beside a small index of where
+each page starts, so earlier lines can be read again page by page on demand.
+
+Every read goes through the client's `read_stack` (empty_answers.py): Spacelift answers a
+token it no longer accepts with `stack: null`, so a null stack the portal has seen is doubted
+(one re-exchange, then TokenNotAccepted) instead of shown as a run that is gone.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from django.core.cache import cache
+
+from . import documents, errors
+from .logtypes import LogPage, Phase, ResourceChange, phases_from_history
+from .service import SpaceliftService
+
+T = TypeVar("T")
+
+# A finished phase's log, a finished run's phases and a plan's changes never change.
+FINISHED_SECONDS = 7 * 24 * 3600
+# Lines of a phase shown at first; "load earlier" reads the rest a screen at a time.
+TAIL_LINES = 300
+# The most pages one request reads: a bound on what one page view costs upstream.
+MAX_PAGES_PER_READ = 500
+
+
+@dataclass(frozen=True)
+class PhaseTail:
+    """The end of one phase's log, and where to read more from."""
+
+    lines: tuple[str, ...]
+    first_line: int  # the number of lines before `lines` (0-based index of lines[0])
+    total: int
+    pages: tuple[tuple[str | None, int], ...]  # (token that reads a page, its first line)
+    next_token: str | None
+    finished: bool
+    exists: bool
+    checked_at: float
+
+    @property
+    def earlier(self) -> bool:
+        return self.first_line > 0
+
+
+class RunRecords:
+    def __init__(self, service: SpaceliftService, *, clock: Callable[[], float] = time.time):
+        self.service = service
+        self.client = service.client
+        self.ttl = service.ttl
+        self.prefix = service.prefix + "records:"
+        self.clock = clock
+
+    # Reads --------------------------------------------------------------------------------
+
+    def phases(self, stack_id: str, run_id: str) -> tuple[list[Phase], str | None] | None:
+        """The run's phases with logs, oldest first, and its final state (None: moving)."""
+        key = f"phases:{stack_id}:{run_id}"
+        held = cache.get(self.prefix + key)
+        if held is not None:
+            return held
+        data = self.client.read_stack(
+            documents.RUN_PHASES, {"stack": stack_id, "run": run_id}, stack_id
+        )
+        run = (data.get("stack") or {}).get("run")
+        if not run:
+            return None
+        found = _parse(lambda: phases_from_history(run.get("history") or []))
+        self._keep(key, found, ended=found[1] is not None)
+        return found
+
+    def page(self, stack_id: str, run_id: str, phase: Phase, token: str | None) -> LogPage:
+        key = f"page:{stack_id}:{run_id}:{phase.key}:{token or ''}"
+        held = cache.get(self.prefix + key)
+        if held is not None:
+            return held
+        data = self.client.read_stack(
+            documents.RUN_LOGS,
+            {
+                "stack": stack_id,
+                "run": run_id,
+                "state": phase.state_raw,
+                "token": token,
+                "stateVersion": phase.version,
+            },
+            stack_id,
+        )
+        run = (data.get("stack") or {}).get("run")
+        if not run:
+            raise errors.NotFound("Spacelift no longer shows this run")
+        page = _parse(lambda: LogPage.from_api(run.get("logs")))
+        # A full page (more follow) or the last page of a finished phase never changes; the
+        # end of a phase still being written does, until Spacelift says it is finished.
+        self._keep(key, page, ended=page.has_more or page.finished or not page.exists)
+        return page
+
+    def tail(self, stack_id: str, run_id: str, phase: Phase) -> PhaseTail:
+        """The phase's last lines: read once for a finished phase, followed for a running one."""
+        key = f"tail:{stack_id}:{run_id}:{phase.key}"
+        held: PhaseTail | None = cache.get(self.prefix + key)
+        now = self.clock()
+        if held is not None and (held.finished or now - held.checked_at < self.ttl):
+            return held
+        start = held or PhaseTail((), 0, 0, (), None, False, True, now)
+        tail = self._walk(stack_id, run_id, phase, start)
+        cache.set(self.prefix + key, tail, timeout=FINISHED_SECONDS)
+        return tail
+
+    def _walk(self, stack_id: str, run_id: str, phase: Phase, start: PhaseTail) -> PhaseTail:
+        lines = deque(start.lines, maxlen=TAIL_LINES)
+        pages = list(start.pages)
+        token, total, finished, exists = start.next_token, start.total, False, True
+        for _ in range(MAX_PAGES_PER_READ):
+            page = self.page(stack_id, run_id, phase, token)
+            exists = page.exists
+            if page.lines:
+                pages.append((token, total))
+                lines.extend(page.lines)
+                total += len(page.lines)
+            token = page.next_token or token
+            # Only `finished` ends a phase: spacectl waits for it unless the state is terminal,
+            # so a phase that just ended is read again until Spacelift has written it all.
+            finished = page.finished or not page.exists
+            if finished or not page.has_more or not page.next_token:
+                break
+        return PhaseTail(
+            lines=tuple(lines),
+            first_line=total - len(lines),
+            total=total,
+            pages=tuple(pages),
+            next_token=token,
+            finished=finished,
+            exists=exists,
+            checked_at=self.clock(),
+        )
+
+    def lines_before(
+        self, stack_id: str, run_id: str, phase: Phase, upto: int, count: int = TAIL_LINES
+    ) -> tuple[int, list[str]]:
+        """Up to `count` lines just before line `upto`, and the number of the first."""
+        tail = self.tail(stack_id, run_id, phase)
+        upto = max(0, min(upto, tail.total))
+        first = max(0, upto - count)
+        lines: list[str] = []
+        for index, (token, page_first) in enumerate(tail.pages):
+            page_end = tail.pages[index + 1][1] if index + 1 < len(tail.pages) else tail.total
+            if page_end <= first or page_first >= upto:
+                continue
+            page = self.page(stack_id, run_id, phase, token)
+            lines.extend(page.lines[max(0, first - page_first) : upto - page_first])
+        return first, lines
+
+    def lines_after(
+        self, stack_id: str, run_id: str, phase: Phase, token: str
+    ) -> tuple[list[str], str, bool]:
+        """New lines of a running phase after `token`: (lines, token to go on, finished)."""
+        lines: list[str] = []
+        finished = False
+        for _ in range(MAX_PAGES_PER_READ):
+            page = self.page(stack_id, run_id, phase, token)
+            lines.extend(page.lines)
+            token = page.next_token or token
+            finished = page.finished or not page.exists
+            if finished or not page.has_more:
+                break
+        return lines, token, finished
+
+    def changes(self, stack_id: str, run_id: str, *, ended: bool) -> tuple[ResourceChange, ...]:
+        """Every resource the run's plan changes, in Spacelift's order, without repeats."""
+        key = f"changes:{stack_id}:{run_id}"
+        held = cache.get(self.prefix + key)
+        if held is not None:
+            return held
+        data = self.client.read_stack(
+            documents.RUN_CHANGES, {"stack": stack_id, "run": run_id}, stack_id
+        )
+        run = (data.get("stack") or {}).get("run")
+        if not run:
+            raise errors.NotFound("Spacelift no longer shows this run")
+
+        def build() -> tuple[ResourceChange, ...]:
+            seen: dict[tuple[str, str], ResourceChange] = {}
+            for entry in run.get("changesV3") or ():
+                for item in (entry or {}).get("resources") or ():
+                    change = ResourceChange.from_api(item)
+                    seen.setdefault((change.address, change.type_raw), change)
+            return tuple(seen.values())
+
+        found = _parse(build)
+        self._keep(key, found, ended=ended)
+        return found
+
+    def held(self, name: str) -> tuple[Any] | None:
+        """What `keep` stored under `name`, as a 1-tuple, or None."""
+        return cache.get(self.prefix + name)
+
+    def keep(self, name: str, value: Any, *, ended: bool) -> None:
+        self._keep(name, (value,), ended=ended)
+
+    def remember(
+        self, name: str, compute: Callable[[], T], *, ended: bool, keep_none: bool = True
+    ) -> T:
+        """A derived result (such as a "why" line) kept as long as what it was made from."""
+        held = cache.get(self.prefix + name)
+        if held is not None:
+            return held[0]
+        value = compute()
+        if value is not None or keep_none:
+            self._keep(name, (value,), ended=ended)
+        return value
+
+    def _keep(self, name: str, value: Any, *, ended: bool) -> None:
+        cache.set(self.prefix + name, value, timeout=FINISHED_SECONDS if ended else self.ttl)
+
+
+def _parse(build: Callable[[], T]) -> T:
+    try:
+        return build()
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise errors.GraphQLError("Spacelift's answer did not have the expected shape") from exc
