@@ -6,12 +6,28 @@ cheap); `manage.py prune_audit` does the same for a portal that has gone quiet.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import timedelta
 
 from django.conf import settings
 from django.utils import timezone
 
 from .models import AuditEntry
+
+# The client address of the request being answered (PORTAL_TRUSTED_PROXY_COUNT decides it).
+_address: ContextVar[str | None] = ContextVar("audit_address", default=None)
+
+
+@contextmanager
+def from_address(address: str | None) -> Iterator[None]:
+    """Entries recorded inside name `address` (set by the portal's middleware per request)."""
+    token = _address.set(address or None)
+    try:
+        yield
+    finally:
+        _address.reset(token)
 
 
 def cutoff():
@@ -41,6 +57,7 @@ def record(
         fields=", ".join(fields)[:200],
         message=message[:500],
         succeeded=succeeded,
+        client_address=_address.get(),
     )
     prune()
     return entry

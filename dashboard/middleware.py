@@ -10,13 +10,18 @@ from django.shortcuts import resolve_url
 from django.utils.cache import patch_cache_control
 from django_htmx.http import HttpResponseClientRedirect
 
+from . import audit
+from .client_address import client_address
+
 
 class PortalMiddleware:
     def __init__(self, get_response) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
+        # Every audit entry written while answering names the address it came from.
+        with audit.from_address(client_address(request)):
+            response = self.get_response(request)
         if getattr(request, "htmx", False) and self._is_login_redirect(response):
             # An expired session on a poll: send the whole page to login, back to where it was.
             current = request.htmx.current_url_abs_path or "/"

@@ -36,6 +36,19 @@ def test_saving_the_connection_is_audited_without_the_secret(admin_client, saved
         assert saved_connection.key_secret not in text
 
 
+def test_connection_changes_and_sign_ins_name_the_client_address(admin_client, sim, settings):
+    settings.PORTAL_TRUSTED_PROXY_COUNT = 1
+    admin_client.post(
+        "/administration/spacelift/",
+        {"action": "test", "host": sim.url, "key_id": sim.key_id, "secret": sim.key_secret},
+        HTTP_X_FORWARDED_FOR="203.0.113.9",
+    )
+    entry = AuditEntry.objects.get(action=AuditEntry.Action.CONNECTION_TEST)
+    assert entry.client_address == "203.0.113.9"
+    html = admin_client.get("/administration/audit/").content.decode()
+    assert "from 203.0.113.9" in html
+
+
 def test_a_save_names_only_the_fields_that_changed(admin_client, saved_connection):
     admin_client.post("/administration/spacelift/", {
         "action": "save", "host": saved_connection.url, "key_id": saved_connection.key_id,
