@@ -8,7 +8,6 @@ come from `<issuer>/.well-known/openid-configuration` (OpenID Connect Discovery 
 
 from __future__ import annotations
 
-import ipaddress
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -17,6 +16,8 @@ import requests
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured, SuspiciousOperation
+
+from .spacelift.account import is_loopback_host
 
 # A provider's configuration and keys change rarely; an hour bounds how long a rotated-out
 # key is still accepted, and an unknown key ID refetches the keys at once.
@@ -57,15 +58,6 @@ class SignInRefused(SuspiciousOperation):
         self.message = message
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def check_configuration(issuer: str, client_id: str, client_secret: str) -> None:
     """Called from settings.py when PORTAL_OIDC_ISSUER is set: refuse to start half-configured."""
     parts = urlsplit(issuer)
@@ -73,7 +65,7 @@ def check_configuration(issuer: str, client_id: str, client_secret: str) -> None
         raise ImproperlyConfigured(
             "PORTAL_OIDC_ISSUER must be a URL such as https://id.example.com"
         )
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname or ""):
         raise ImproperlyConfigured(
             "PORTAL_OIDC_ISSUER must use https:// (http:// only on loopback)"
         )

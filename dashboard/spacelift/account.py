@@ -29,7 +29,7 @@ class InvalidKeyID(ValueError):
     pass
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback_host(host: str) -> bool:
     if host == "localhost" or host.endswith(".localhost"):
         return True
     try:
@@ -72,7 +72,7 @@ def normalize_endpoint(raw: str) -> str:
         raise InvalidEndpoint("Enter the Spacelift host, for example mycorp.app.spacelift.io.")
     if not _is_ip(host) and not all(_LABEL.match(label) for label in host.split(".")):
         raise InvalidEndpoint(f"“{host}” is not a valid host name.")
-    if scheme == "http" and not _is_loopback(host):
+    if scheme == "http" and not is_loopback_host(host):
         raise InvalidEndpoint(
             "Use https://; plain http:// is only accepted for this machine (a local simulator)."
         )
@@ -102,7 +102,7 @@ def default_registry_org(base_url: str) -> str:
     address): then SPACELIFT_REGISTRY_ORG must say it.
     """
     host = (urlsplit(base_url).hostname or "").lower()
-    if _is_loopback(host):
+    if is_loopback_host(host):
         return SIMULATOR_REGISTRY_ORG
     if not host or _is_ip(host):
         return ""
@@ -203,4 +203,4 @@ def refuse_internal_address(base_url: str) -> None:
 
 
 def is_loopback_url(base_url: str) -> bool:
-    return _is_loopback((urlsplit(base_url).hostname or "").lower())
+    return is_loopback_host((urlsplit(base_url).hostname or "").lower())
