@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Node tools the tests start: the OpenID Connect provider and axe-core (tests/js/package.json).
+JS_STAMP := tests/js/node_modules/.installed
 
 .PHONY: install run test lint format bench bench-deploy clean
 
@@ -12,13 +14,18 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+$(JS_STAMP): tests/js/package.json
+	@if command -v npm >/dev/null; then \
+		npm install --prefix tests/js --no-audit --no-fund --silent && touch $(JS_STAMP); \
+	else echo "npm not found: the single sign-on and accessibility tests cannot run"; fi
+
 install: $(STAMP)
 
 # The simulator on :8765 and the portal on :8000, connected; admin/admin; Ctrl-C stops both.
 run: $(STAMP)
 	@bash scripts/run-demo
 
-test: $(STAMP)
+test: $(STAMP) $(JS_STAMP)
 	$(PY) -m pytest
 
 lint: $(STAMP)
@@ -38,4 +45,4 @@ bench-deploy: $(STAMP)
 	$(PY) -m bench.deploy
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache
+	rm -rf $(VENV) staticfiles .pytest_cache tests/js/node_modules
