@@ -18,7 +18,7 @@ from django.core.cache import cache
 
 from dashboard import regions
 from dashboard.models import LastSeenState, StackStateChange
-from dashboard.spacelift import errors, service
+from dashboard.spacelift import cached_reads, errors, service
 from dashboard.spacelift.clock import clock
 from simulator.server import start_simulator
 
@@ -167,7 +167,7 @@ def test_a_lean_api_hides_only_the_features_of_its_missing_fields(api, portal):
     assert "Drift detected" not in page.text  # the API cannot say: no badge, not a wrong one
     api.set_faults(lean=False)
     cache.clear()
-    service._memo.clear()
+    cached_reads._memo.clear()
     assert "Drift detected" in get(portal, f"/stacks/{drifted}/").text
 
 

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from dashboard.spacelift import service as service_module
+from dashboard.spacelift import cached_reads
 from dashboard.spacelift.account import Connection
 from dashboard.spacelift.client import SpaceliftClient
 from dashboard.spacelift.service import SpaceliftService
@@ -104,11 +104,11 @@ def test_a_process_that_holds_a_version_does_not_decode_it_again(sim, monkeypatc
     svc = make_service(sim, ttl=60)
     svc.stacks()
     loads = []
-    real_decode = service_module._decode
-    monkeypatch.setattr(service_module, "_decode", lambda b: loads.append(1) or real_decode(b))
+    real_decode = cached_reads._decode
+    monkeypatch.setattr(cached_reads, "_decode", lambda b: loads.append(1) or real_decode(b))
     svc.stacks()
     assert loads == []
-    service_module.reset_process_state()  # as another process would: decode from the cache
+    cached_reads.reset_process_state()  # as another process would: decode from the cache
     svc.stacks()
     assert loads == [1]
 

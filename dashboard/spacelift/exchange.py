@@ -1,0 +1,316 @@
+"""How a GraphQL document reaches Spacelift: gql over requests, token exchange, error mapping.
+
+Facts relied on are in docs/spacelift-api.md: the API key is exchanged for a JWT with
+`apiKeyUser` (null for an unknown key ID, a GraphQL error for a wrong secret); the JWT is
+trusted until `validUntil` and re-exchanged 30 s before, as spacectl does; an expired token
+shows up as a GraphQL error containing "unauthorized", answered by one re-exchange and one
+retry, never a loop. What is read and done with it is client.py.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import requests
+from django.views.decorators.debug import sensitive_variables
+from gql import GraphQLRequest
+from gql.transport.exceptions import (
+    TransportConnectionFailed,
+    TransportProtocolError,
+    TransportServerError,
+)
+from gql.transport.requests import RequestsHTTPTransport
+
+from . import documents, errors, fields
+from .account import Connection, InvalidEndpoint, refuse_internal_address
+from .documents import Document
+from .shared_cache import shared_cache
+
+logger = logging.getLogger(__name__)
+
+# spacectl re-exchanges this long before `validUntil`, so a token never expires in flight.
+TOKEN_REFRESH_MARGIN_SECONDS = 30
+DEFAULT_CONNECT_TIMEOUT_SECONDS = 5.0
+DEFAULT_READ_TIMEOUT_SECONDS = 10.0
+# How long one process waits for another's token exchange before doing its own.
+EXCHANGE_LOCK_SECONDS = 15
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Token:
+    jwt: str
+    valid_until: float
+
+    def fresh(self, now: float) -> bool:
+        return now < self.valid_until - TOKEN_REFRESH_MARGIN_SECONDS
+
+
+class _Transport(RequestsHTTPTransport):
+    """gql's requests transport, made to report HTTP status codes and redirects itself.
+
+    gql parses a JSON body before looking at the status, so a 5xx with JSON would pass as a
+    GraphQL answer; and requests would follow a redirect to any host. Neither is wanted.
+    """
+
+    def _prepare_result(self, response: requests.Response):
+        self.response_headers = response.headers
+        errors.raise_for_status(response, "Spacelift")
+        return super()._prepare_result(response)
+
+
+class GraphQLExchange:
+    """One Spacelift account over GraphQL: documents posted with a token it keeps fresh.
+
+    SpaceliftClient (client.py) is this plus its reads and actions.
+    """
+
+    def __init__(
+        self,
+        connection: Connection,
+        *,
+        cache=None,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT_SECONDS,
+        read_timeout: float = DEFAULT_READ_TIMEOUT_SECONDS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.connection = connection
+        self.cache = cache if cache is not None else shared_cache
+        self.timeout = (connect_timeout, read_timeout)
+        self.clock = clock
+        self._local = threading.local()
+        self._token_key = f"spacelift:{connection.fingerprint}:jwt"
+        self._fields_key = f"spacelift:{connection.fingerprint}:optional-fields"
+        self._seen_key = f"spacelift:{connection.fingerprint}:seen:"
+
+    @contextmanager
+    def deadline(self, at: float) -> Iterator[None]:
+        """Bound every read in this block, on this thread, by one `time.monotonic()` deadline."""
+        previous = getattr(self._local, "deadline", None)
+        self._local.deadline = at
+        try:
+            yield
+        finally:
+            self._local.deadline = previous
+
+    # Token --------------------------------------------------------------------------------
+
+    def token(self) -> Token:
+        """A JWT that is good for at least 30 more seconds, exchanged at most once for all."""
+        cached = self.cache.get(self._token_key)
+        if isinstance(cached, Token) and cached.fresh(self.clock()):
+            return cached
+        return self._exchange_once(stale_jwt=cached.jwt if isinstance(cached, Token) else None)
+
+    def _exchange_once(self, stale_jwt: str | None) -> Token:
+        """Exchange the key unless another request or process just did (single flight)."""
+        lock_key = self._token_key + ":lock"
+        deadline = getattr(self._local, "deadline", None) or (
+            time.monotonic() + EXCHANGE_LOCK_SECONDS
+        )
+        while not self.cache.add(lock_key, 1, timeout=EXCHANGE_LOCK_SECONDS):
+            cached = self.cache.get(self._token_key)
+            if isinstance(cached, Token) and cached.jwt != stale_jwt and cached.fresh(self.clock()):
+                return cached
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        try:
+            cached = self.cache.get(self._token_key)
+            if isinstance(cached, Token) and cached.jwt != stale_jwt and cached.fresh(self.clock()):
+                return cached
+            token = self._exchange()
+            ttl = token.valid_until - TOKEN_REFRESH_MARGIN_SECONDS - self.clock()
+            if ttl >= 1:
+                self.cache.set(self._token_key, token, timeout=int(ttl))
+            return token
+        finally:
+            self.cache.delete(lock_key)
+
+    @sensitive_variables()
+    def _exchange(self) -> Token:
+        conn = self.connection
+        # The secret leaves only for a host that does not (now) resolve to a link-local or
+        # metadata address: the form checked it when saved, DNS may have changed since.
+        try:
+            refuse_internal_address(conn.base_url)
+        except InvalidEndpoint as exc:
+            raise errors.ForbiddenHost(str(exc)) from None
+        data, errs = self._post(documents.API_KEY_USER, {"id": conn.key_id, "secret": conn.secret})
+        if errs:
+            # A wrong secret (or a login policy that does not admit api::<KEY_ID>) is an error.
+            raise errors.RejectedSecret(
+                f"Spacelift refused API key {conn.key_id}: {self._error_text(errs)}"
+            )
+        user = (data or {}).get("apiKeyUser")
+        if not user:
+            raise errors.UnknownKeyID(
+                f"Spacelift has no API key with ID {conn.key_id}; the key ID may be incorrect"
+            )
+        try:
+            token = Token(jwt=str(user["jwt"]), valid_until=float(user["validUntil"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise errors.GraphQLError("Spacelift's token answer had no usable JWT") from exc
+        if not token.jwt:
+            raise errors.GraphQLError("Spacelift's token answer had no usable JWT")
+        logger.info(
+            "Exchanged API key %s for a token valid until %d", conn.key_id, token.valid_until
+        )
+        return token
+
+    def forget_token(self) -> None:
+        self.cache.delete(self._token_key)
+
+    # Transport ----------------------------------------------------------------------------
+
+    def execute(
+        self, document: str | Document, variables: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Run a query with a token; on `unauthorized`, one re-exchange and one retry.
+
+        The exchange, the query and the retry share one time budget (the read timeout), so a
+        hung Spacelift holds a page no longer than SPACELIFT_TIMEOUT_SECONDS in all.
+        """
+        return self._within_deadline(lambda: self._execute(document, variables))
+
+    def _within_deadline(self, call: Callable[[], T]) -> T:
+        if getattr(self._local, "deadline", None) is not None:
+            return call()
+        self._local.deadline = time.monotonic() + self.timeout[1]
+        try:
+            return call()
+        finally:
+            self._local.deadline = None
+
+    def _execute(self, document: str | Document, variables: dict[str, Any] | None) -> dict:
+        if not isinstance(document, Document):
+            return self._checked(*self._authorized_post(document, variables))
+        optional = document.optional
+        known = self.known_fields() if optional else None
+        missing = known.missing & optional if known else frozenset()
+        data, errs = self._authorized_post(document.render(missing), variables)
+        rejected = fields.rejected_fields(errs) if errs else None
+        if known is not None and rejected and rejected <= optional - missing:
+            # The API lacks optional fields it was not known to lack: drop them, retry once.
+            logger.warning(
+                "Spacelift has no %s; leaving it out of queries from now on",
+                ", ".join(sorted(rejected)),
+            )
+            known = self._learn_missing(rejected)
+            data, errs = self._authorized_post(document.render(known.missing & optional), variables)
+        return self._checked(data, errs)
+
+    def _authorized_post(
+        self, text: str, variables: dict[str, Any] | None
+    ) -> tuple[Any, list[dict[str, Any]]]:
+        token = self.token()
+        data, errs = self._post(text, variables, token.jwt)
+        if errs and _is_unauthorized(errs):
+            logger.info("Spacelift said unauthorized; exchanging the key again once")
+            token = self._exchange_once(stale_jwt=token.jwt)
+            data, errs = self._post(text, variables, token.jwt)
+            if errs and _is_unauthorized(errs):
+                raise errors.Unauthorized(
+                    f"Spacelift refused a fresh token for key {self.connection.key_id}"
+                )
+        return data, errs
+
+    def _checked(self, data: Any, errs: list[dict[str, Any]]) -> dict[str, Any]:
+        if errs:
+            raise errors.GraphQLError(f"Spacelift rejected the query: {self._error_text(errs)}")
+        if not isinstance(data, dict):
+            raise errors.NotJSON("Spacelift's answer had no data")
+        return data
+
+    # Optional fields ----------------------------------------------------------------------
+
+    def known_fields(self) -> fields.KnownFields:
+        """Which optional fields the API lacks; learned once per connection, in the cache."""
+        known = self.cache.get(self._fields_key)
+        if isinstance(known, fields.KnownFields):
+            return known
+        try:
+            data, errs = self._authorized_post(fields.introspection_query(), None)
+        except errors.HTTPStatusError as exc:
+            if exc.status != 400:  # some servers refuse introspection with HTTP 400
+                raise
+            data, errs = None, [{"message": exc.message}]
+        if errs or not isinstance(data, dict):
+            logger.info("Spacelift answers no introspection; optional fields are learned by use")
+            known = fields.without_introspection()
+        else:
+            known = fields.from_introspection(data)
+        self.cache.set(self._fields_key, known, timeout=fields.KNOWN_FIELDS_SECONDS)
+        return known
+
+    def _learn_missing(self, rejected: set[str]) -> fields.KnownFields:
+        current = self.cache.get(self._fields_key)
+        if not isinstance(current, fields.KnownFields):
+            current = fields.without_introspection()
+        known = current.with_missing(rejected)
+        self.cache.set(self._fields_key, known, timeout=fields.KNOWN_FIELDS_SECONDS)
+        return known
+
+    def _transport(self) -> _Transport:
+        transport = getattr(self._local, "transport", None)
+        if transport is None:
+            transport = _Transport(
+                url=self.connection.graphql_url,
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
+            transport.connect()
+            self._local.transport = transport
+        return transport
+
+    def _post(
+        self, document: str, variables: dict[str, Any] | None, jwt: str | None = None
+    ) -> tuple[Any, list[dict[str, Any]]]:
+        transport = self._transport()
+        transport.headers = {"Authorization": f"Bearer {jwt}"} if jwt else None
+        request = GraphQLRequest(document, variable_values=variables)
+        deadline = getattr(self._local, "deadline", None)
+        connect, read = self.timeout
+        if deadline is not None:
+            read = deadline - time.monotonic()
+            if read <= 0:
+                raise errors.Timeout(f"Spacelift did not answer within {self.timeout[1]:g} seconds")
+            connect = min(connect, read)
+        try:
+            result = transport.execute(request, timeout=(connect, read))
+        except errors.SpaceliftError:
+            raise
+        except TransportConnectionFailed as exc:
+            cause = exc.__cause__
+            if isinstance(cause, requests.Timeout):
+                raise errors.Timeout(
+                    f"Spacelift did not answer within {self.timeout[1]:g} seconds"
+                ) from None
+            raise errors.Unreachable(f"Could not connect to {self.connection.base_url}") from None
+        except TransportServerError as exc:
+            raise errors.HTTPStatusError(exc.code or 500) from None
+        except (TransportProtocolError, TypeError, ValueError, AttributeError):
+            raise errors.NotJSON(
+                f"{self.connection.base_url} answered with something that is not a GraphQL "
+                "response (a proxy or login page?)"
+            ) from None
+        raw_errors = result.errors or []
+        if not isinstance(raw_errors, list):
+            raw_errors = [{"message": str(raw_errors)}]
+        return result.data, [e if isinstance(e, dict) else {"message": str(e)} for e in raw_errors]
+
+    def _error_text(self, errs: list[dict[str, Any]]) -> str:
+        text = "; ".join(str(e.get("message", "")) for e in errs)[:300]
+        # Belt and braces: a server that echoes the request must not put the secret on a page.
+        return text.replace(self.connection.secret, "[secret]") if self.connection.secret else text
+
+
+def _is_unauthorized(errs: list[dict[str, Any]]) -> bool:
+    return any("unauthorized" in str(e.get("message", "")).lower() for e in errs)

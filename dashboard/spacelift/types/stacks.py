@@ -1,0 +1,216 @@
+"""Stacks, what they track (commits) and where they live (spaces, worker pools)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from .states import STACK_HEALTH, Health, RunState, RunType, StackState, state_label
+from .wire import _optional_bool, _optional_str, _str, _timestamp
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    hash: str
+    message: str = ""
+    author_login: str = ""
+    author_name: str = ""
+    timestamp: datetime | None = None
+    url: str = ""
+    tag: str | None = None  # None: the API has no Commit.tag
+
+    @property
+    def short_hash(self) -> str:
+        return self.hash[:7]
+
+    @property
+    def title(self) -> str:
+        """The commit message's first line."""
+        return self.message.strip().splitlines()[0] if self.message.strip() else ""
+
+    @property
+    def author(self) -> str:
+        return self.author_name or self.author_login
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any] | None) -> Commit | None:
+        if not data or not data.get("hash"):
+            return None
+        return cls(
+            hash=_str(data.get("hash")),
+            message=_str(data.get("message")),
+            author_login=_str(data.get("authorLogin")),
+            author_name=_str(data.get("authorName")),
+            timestamp=_timestamp(data.get("timestamp")),
+            url=_str(data.get("url")),
+            tag=_optional_str(data, "tag"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Space:
+    id: str
+    name: str
+    description: str = ""
+    parent_space: str = ""
+    access_level: str = ""
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> Space:
+        return cls(
+            id=_str(data.get("id")),
+            name=_str(data.get("name")) or _str(data.get("id")),
+            description=_str(data.get("description")),
+            parent_space=_str(data.get("parentSpace")),
+            access_level=_str(data.get("accessLevel")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerPool:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Blocker:
+    id: str
+    state: RunState
+    type: RunType
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class Stack:
+    id: str
+    name: str
+    state: StackState
+    state_raw: str
+    state_set_at: datetime | None = None
+    description: str = ""
+    space_id: str = ""
+    space_name: str = ""
+    branch: str = ""
+    repository: str = ""
+    namespace: str = ""
+    provider: str = ""
+    repository_url: str = ""
+    project_root: str = ""
+    labels: tuple[str, ...] = ()
+    administrative: bool = False
+    autodeploy: bool = False
+    is_disabled: bool = False
+    locked_by: str = ""
+    locked_at: datetime | None = None
+    lock_note: str = ""
+    # None: the API has no such optional field (documents.OPTIONAL_FIELDS).
+    is_drifted: bool | None = None
+    needs_approval: bool | None = None
+    created_at: datetime | None = None
+    tool: str = ""
+    tool_version: str = ""
+    worker_pool: WorkerPool | None = None
+    tracked_commit: Commit | None = None
+    blocker: Blocker | None = None
+
+    @property
+    def health(self) -> Health:
+        return STACK_HEALTH.get(self.state, Health.UNKNOWN)
+
+    @property
+    def state_label(self) -> str:
+        return state_label(self.state_raw)
+
+    @property
+    def provider_label(self) -> str:
+        return PROVIDER_LABELS.get(self.provider, self.provider.replace("_", " ").title())
+
+    @property
+    def repository_full_name(self) -> str:
+        return f"{self.namespace}/{self.repository}" if self.namespace else self.repository
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> Stack:
+        state_raw = _str(data.get("state")) or "UNKNOWN"
+        space = data.get("spaceDetails") or {}
+        pool = data.get("workerPool")
+        blocker = data.get("blocker")
+        tool, tool_version = _tool(data)
+        return cls(
+            id=_str(data.get("id")),
+            name=_str(data.get("name")) or _str(data.get("id")),
+            state=StackState.parse(state_raw),
+            state_raw=state_raw,
+            state_set_at=_timestamp(data.get("stateSetAt")),
+            description=_str(data.get("description")),
+            space_id=_str(data.get("space")) or _str(space.get("id")),
+            space_name=_str(space.get("name")) or _str(data.get("space")),
+            branch=_str(data.get("branch")),
+            repository=_str(data.get("repository")),
+            namespace=_str(data.get("namespace")),
+            provider=_str(data.get("provider")),
+            repository_url=_str(data.get("repositoryURL")),
+            project_root=_str(data.get("projectRoot")),
+            labels=tuple(str(label) for label in data.get("labels") or ()),
+            administrative=bool(data.get("administrative")),
+            autodeploy=bool(data.get("autodeploy")),
+            is_disabled=bool(data.get("isDisabled")),
+            locked_by=_str(data.get("lockedBy")),
+            locked_at=_timestamp(data.get("lockedAt")),
+            lock_note=_str(data.get("lockNote")),
+            is_drifted=_optional_bool(data, "isDrifted"),
+            needs_approval=_optional_bool(data, "needsApproval"),
+            created_at=_timestamp(data.get("createdAt")),
+            tool=tool,
+            tool_version=tool_version,
+            worker_pool=WorkerPool(_str(pool.get("id")), _str(pool.get("name"))) if pool else None,
+            tracked_commit=Commit.from_api(data.get("trackedCommit")),
+            blocker=Blocker(
+                id=_str(blocker.get("id")),
+                state=RunState.parse(blocker.get("state")),
+                type=RunType.parse(blocker.get("type")),
+                title=_str(blocker.get("title")),
+            )
+            if blocker
+            else None,
+        )
+
+
+PROVIDER_LABELS = {
+    "AZURE_DEVOPS": "Azure DevOps",
+    "BITBUCKET_DATACENTER": "Bitbucket Data Center",
+    "BITBUCKET_CLOUD": "Bitbucket Cloud",
+    "GITHUB": "GitHub",
+    "GITHUB_ENTERPRISE": "GitHub Enterprise",
+    "GITLAB": "GitLab",
+    "GIT": "Git",
+    "SHOWCASE": "Showcase",
+    "SPACELIFT": "Spacelift",
+}
+
+# vendorConfig's __typename -> the tool's name as people say it.
+VENDOR_TOOLS = {
+    "StackConfigVendorTerraform": "Terraform",
+    "StackConfigVendorOpenTofu": "OpenTofu",
+    "StackConfigVendorTerragrunt": "Terragrunt",
+    "StackConfigVendorPulumi": "Pulumi",
+    "StackConfigVendorCloudFormation": "CloudFormation",
+    "StackConfigVendorKubernetes": "Kubernetes",
+    "StackConfigVendorAnsible": "Ansible",
+}
+
+
+def _tool(data: dict[str, Any]) -> tuple[str, str]:
+    vendor = data.get("vendorConfig") or {}
+    typename = _str(vendor.get("__typename"))
+    tool = VENDOR_TOOLS.get(typename, typename.removeprefix("StackConfigVendor"))
+    version = _str(
+        vendor.get("version")
+        or vendor.get("terraformVersion")
+        or data.get("effectiveTerraformVersion")
+        or data.get("terraformVersion")
+    )
+    if tool == "Terraform" and vendor.get("workflowTool") == "OPEN_TOFU":
+        tool = "OpenTofu"
+    return tool, version
