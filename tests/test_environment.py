@@ -32,12 +32,12 @@ def test_the_stack_page_lists_variables_and_mounted_files_with_plain_values(
         name, kind, value = rows[element.id].select("td")[:3]
         assert name.code.get_text() == element.id
         if element.type == "FILE_MOUNT":
-            assert kind.get_text().startswith("Mounted file")
+            assert kind.get_text(strip=True).startswith("Mounted file")
             assert (
                 value.select_one("pre code").get_text() == base64.b64decode(element.value).decode()
             )
         else:
-            assert kind.get_text() == "Environment variable"
+            assert kind.get_text(strip=True) == "Environment variable"
             if not element.write_only:
                 assert value.code.get_text() == element.value
 
@@ -57,7 +57,7 @@ def test_a_write_only_value_never_reaches_the_page(viewer_client, connected):
     finally:
         element.value = None
     row = region_of(html, "environment").select_one(f'tr[data-config="{element.id}"]')
-    assert row.select_one("td.value").get_text() == "hidden (write-only)"
+    assert row.select_one("td.value").get_text(strip=True) == "hidden (write-only)"
     assert planted not in html
     assert planted not in partial
     assert element.checksum not in html  # a hash of a short secret can be guessed
