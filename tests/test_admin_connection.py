@@ -13,7 +13,10 @@ from tests.conftest import parse
 from tests.servers import free_port
 
 # Each test runs on SQLite and again on PostgreSQL (tests/postgres.py).
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("each_database")]
+pytestmark = pytest.mark.django_db
+# The tests that write or read the saved connection run again on PostgreSQL (tests/postgres.py);
+# the ones that only test a connection are about Spacelift, not the database.
+on_each_database = pytest.mark.usefixtures("each_database")
 
 URL = "/administration/spacelift/"
 GOOD_KEY = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
@@ -83,6 +86,7 @@ def test_csrf_is_enforced_on_every_form(django_user_model, sim):
     assert SpaceliftConnection.load() is None
 
 
+@on_each_database
 def test_saving_stores_the_secret_encrypted_and_never_shows_it(staff_client, sim):
     row = saved_sim(staff_client, sim)
     assert row.base_url == sim.url
@@ -97,12 +101,14 @@ def test_saving_stores_the_secret_encrypted_and_never_shows_it(staff_client, sim
     assert secret is not None and not secret.has_attr("value")
 
 
+@on_each_database
 def test_who_saved_last_and_when_is_shown(staff_client, sim):
     saved_sim(staff_client, sim)
     html = staff_client.get(URL).content.decode()
     assert "Last saved by ops on" in html
 
 
+@on_each_database
 def test_a_blank_secret_keeps_the_saved_one(staff_client, sim):
     saved_sim(staff_client, sim)
     response = save(staff_client, host=sim.url, key_id=sim.key_id, secret="")
@@ -129,6 +135,7 @@ def test_a_new_connection_needs_a_secret(staff_client):
         ("", "This field is required."),
     ],
 )
+@on_each_database
 def test_bad_hosts_get_a_message_and_change_nothing(staff_client, sim, host, message):
     before = saved_sim(staff_client, sim)
     response = save(staff_client, host=host, key_id=GOOD_KEY, secret="new-secret-xyz")
@@ -155,6 +162,7 @@ def test_bad_key_ids_get_a_message_and_change_nothing(staff_client, sim, key_id)
     assert SpaceliftConnection.load().key_id == before.key_id
 
 
+@on_each_database
 def test_hosts_are_normalised_before_saving(staff_client):
     save(
         staff_client,
@@ -167,6 +175,7 @@ def test_hosts_are_normalised_before_saving(staff_client):
     assert (row.base_url, row.key_id) == ("https://mycorp.app.spacelift.io", GOOD_KEY)
 
 
+@on_each_database
 def test_removing_the_connection_needs_a_confirmation(staff_client, sim):
     saved_sim(staff_client, sim)
     staff_client.post(URL, {"action": "delete"})
@@ -175,6 +184,7 @@ def test_removing_the_connection_needs_a_confirmation(staff_client, sim):
     assert SpaceliftConnection.load() is None
 
 
+@on_each_database
 def test_a_changed_encryption_key_asks_to_reenter_the_secret(staff_client, sim, settings):
     saved_sim(staff_client, sim)
     user = SpaceliftConnection.load().updated_by
@@ -188,6 +198,7 @@ def test_a_changed_encryption_key_asks_to_reenter_the_secret(staff_client, sim, 
     assert b"Enter the API key secret." in response.content
 
 
+@on_each_database
 def test_a_secret_key_rotation_with_fallbacks_keeps_the_secret(staff_client, sim, settings):
     saved_sim(staff_client, sim)
     settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
@@ -195,6 +206,7 @@ def test_a_secret_key_rotation_with_fallbacks_keeps_the_secret(staff_client, sim
     assert SpaceliftConnection.load().secret() == sim.key_secret
 
 
+@on_each_database
 def test_encryption_key_rotation_keeps_old_secrets_readable(staff_client, sim, settings):
     from cryptography.fernet import Fernet
 
@@ -215,6 +227,7 @@ def test_the_environment_wins_and_cannot_be_edited(staff_client, connected):
     assert SpaceliftConnection.load() is None
 
 
+@on_each_database
 def test_saving_takes_effect_at_once(staff_client, sim):
     saved_sim(staff_client, sim)
     assert b'data-stack="' in staff_client.get("/").content
@@ -301,6 +314,7 @@ def test_connection_test_reports_an_unreachable_named_simulator(staff_client, se
     assert b"Check the host for typos" in response.content
 
 
+@on_each_database
 def test_the_saved_connection_can_be_tested(staff_client, sim):
     saved_sim(staff_client, sim)
     response = staff_client.post(URL, {"action": "test_saved"})
@@ -364,6 +378,7 @@ def test_save_refuses_a_connection_that_fails_its_test(staff_client, sim):
     assert SpaceliftConnection.load() is None
 
 
+@on_each_database
 def test_save_anyway_saves_a_connection_that_fails(staff_client, sim):
     response = save(
         staff_client, host=sim.url, key_id=sim.key_id, secret="a-wrong-secret", save_anyway="on"
@@ -383,6 +398,7 @@ def test_save_over_htmx_redirects_the_page_when_saved(staff_client, sim):
     assert SpaceliftConnection.load().secret() == sim.key_secret
 
 
+@on_each_database
 def test_the_right_secret_typed_after_a_wrong_one_saved_is_the_one_saved(staff_client, sim):
     save(staff_client, host=sim.url, key_id=sim.key_id, secret="a-wrong-secret", save_anyway="on")
     tested = press_test_connection(staff_client, sim, htmx=True)

@@ -43,7 +43,7 @@ def test_a_state_change_appears_by_itself_within_two_intervals(login, connected,
 
 
 def test_the_stale_banner_appears_and_clears_by_itself(login, connected, settings):
-    settings.PORTAL_POLL_SECONDS = 2
+    settings.PORTAL_POLL_SECONDS = 1
     page = login()
     page.goto("/")
     assert page.locator("tr[data-stack]").count() > 0
@@ -61,7 +61,7 @@ def test_the_stale_banner_appears_and_clears_by_itself(login, connected, setting
 
 
 def test_a_stack_page_with_every_region_stale_has_one_banner(login, connected, settings):
-    settings.PORTAL_POLL_SECONDS = 2
+    settings.PORTAL_POLL_SECONDS = 1
     page = login()
     target = connected.world.stacks[0]
     page.goto(f"/stacks/{target.id}/")
