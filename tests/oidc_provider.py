@@ -42,6 +42,22 @@ class RunningProvider:
         requests.put(f"{self.issuer}/__test__/mode", json=body, timeout=5).raise_for_status()
 
 
+def point_portal_at(provider: RunningProvider, settings) -> RunningProvider:
+    """The portal's PORTAL_OIDC_* settings for `provider`, with the test users and groups."""
+    from django.core.cache import cache
+
+    settings.PORTAL_OIDC_ISSUER = provider.issuer
+    settings.PORTAL_OIDC_CLIENT_ID = CLIENT_ID
+    settings.PORTAL_OIDC_CLIENT_SECRET = CLIENT_SECRET
+    settings.PORTAL_OIDC_STAFF_GROUPS = [STAFF_GROUP]
+    settings.PORTAL_OIDC_OPERATOR_GROUPS = [OPERATOR_GROUP]
+    settings.PORTAL_OIDC_SCOPES = "openid email profile groups"
+    settings.PORTAL_OIDC_PROVIDER_NAME = "Test IdP"
+    cache.clear()  # the discovery document and keys of an earlier provider
+    provider.set_users(USERS)
+    return provider
+
+
 @contextmanager
 def oidc_provider(
     redirect_uris: list[str], logout_uris: tuple[str, ...] = (), *, groups_in_id_token: bool = False

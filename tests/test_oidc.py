@@ -14,11 +14,9 @@ from dashboard import oidc
 from dashboard.models import AuditEntry, SignInIdentity
 from tests.oidc_provider import (
     CLIENT_ID,
-    CLIENT_SECRET,
-    OPERATOR_GROUP,
-    STAFF_GROUP,
     USERS,
     oidc_provider,
+    point_portal_at,
     walk_provider,
 )
 from tests.servers import free_port
@@ -36,15 +34,7 @@ def provider():
 
 @pytest.fixture
 def sso(provider, settings):
-    settings.PORTAL_OIDC_ISSUER = provider.issuer
-    settings.PORTAL_OIDC_CLIENT_ID = CLIENT_ID
-    settings.PORTAL_OIDC_CLIENT_SECRET = CLIENT_SECRET
-    settings.PORTAL_OIDC_STAFF_GROUPS = [STAFF_GROUP]
-    settings.PORTAL_OIDC_OPERATOR_GROUPS = [OPERATOR_GROUP]
-    settings.PORTAL_OIDC_SCOPES = "openid email profile groups"
-    settings.PORTAL_OIDC_PROVIDER_NAME = "Test IdP"
-    cache.clear()
-    provider.set_users(USERS)
+    point_portal_at(provider, settings)
     provider.sign_with("published")
     yield provider
     provider.sign_with("published")

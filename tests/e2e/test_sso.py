@@ -4,16 +4,11 @@ in by group, what each role sees, the audit entry for a saved connection, and si
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
 
 from dashboard import oidc
 from tests.oidc_provider import (
-    CLIENT_ID,
-    CLIENT_SECRET,
-    OPERATOR_GROUP,
-    STAFF_GROUP,
-    USERS,
     oidc_provider,
+    point_portal_at,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -29,19 +24,10 @@ def provider(live_server):
 
 @pytest.fixture
 def sso(provider, settings):
-    settings.PORTAL_OIDC_ISSUER = provider.issuer
-    settings.PORTAL_OIDC_CLIENT_ID = CLIENT_ID
-    settings.PORTAL_OIDC_CLIENT_SECRET = CLIENT_SECRET
-    settings.PORTAL_OIDC_STAFF_GROUPS = [STAFF_GROUP]
-    settings.PORTAL_OIDC_OPERATOR_GROUPS = [OPERATOR_GROUP]
-    settings.PORTAL_OIDC_SCOPES = "openid email profile groups"
-    settings.PORTAL_OIDC_PROVIDER_NAME = "Test IdP"
     settings.CONTENT_SECURITY_POLICY = oidc.csp_allowing_provider(
         settings.CONTENT_SECURITY_POLICY, provider.issuer
     )
-    cache.clear()
-    provider.set_users(USERS)
-    return provider
+    return point_portal_at(provider, settings)
 
 
 def sign_in(page, login: str):
