@@ -106,10 +106,9 @@ def simulator(stacks: int, step_seconds: float = 7.0):
         stop(proc)
 
 
-@contextmanager
-def portal(sim_url: str, workdir: Path, *, cache: bool, poll: int):
-    port = free_port()
-    env = os.environ | {
+def portal_environment(sim_url: str, workdir: Path, **settings: str) -> dict[str, str]:
+    """The environment of a portal as deployed (DEBUG off), pointed at the simulator."""
+    return os.environ | {
         "PORTAL_ENV_FILE": "",
         "DEBUG": "false",
         "SECRET_KEY": secrets.token_urlsafe(40),
@@ -117,16 +116,26 @@ def portal(sim_url: str, workdir: Path, *, cache: bool, poll: int):
         "SESSION_COOKIE_SECURE": "false",
         "CSRF_COOKIE_SECURE": "false",
         "SECURE_HSTS_SECONDS": "0",
-        "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
         "STATIC_ROOT": str(workdir / "static"),
         "SPACELIFT_API_KEY_ENDPOINT": sim_url,
         "SPACELIFT_API_KEY_ID": KEY_ID,
         "SPACELIFT_API_KEY_SECRET": KEY_SECRET,
-        "PORTAL_POLL_SECONDS": str(poll),
-        "PORTAL_CACHE": "true" if cache else "false",
-        "LOG_LEVEL": "WARNING",
         "AXES_FAILURE_LIMIT": "1000",
+        **settings,
     }
+
+
+@contextmanager
+def portal(sim_url: str, workdir: Path, *, cache: bool, poll: int):
+    port = free_port()
+    env = portal_environment(
+        sim_url,
+        workdir,
+        DATABASE_URL=f"sqlite:///{workdir / 'bench.sqlite3'}",
+        PORTAL_POLL_SECONDS=str(poll),
+        PORTAL_CACHE="true" if cache else "false",
+        LOG_LEVEL="WARNING",
+    )
     manage = [PY, "manage.py"]
     for args in (["migrate", "--no-input", "-v0"], ["collectstatic", "--no-input", "-v0"]):
         subprocess.run(manage + args, cwd=ROOT, env=env, check=True)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import shutil
 import subprocess
 import tempfile
@@ -27,12 +26,11 @@ import requests
 
 from bench.__main__ import (
     CREATE_BENCH_USER,
-    KEY_ID,
-    KEY_SECRET,
     PY,
     ROOT,
     free_port,
     login,
+    portal_environment,
     simulator,
     stop,
     wait_for,
@@ -62,25 +60,15 @@ def redis_process():
 @contextmanager
 def portal(sim_url: str, workdir: Path, *, workers: int, database_url: str, cache_url: str):
     port = free_port()
-    env = os.environ | {
-        "PORTAL_ENV_FILE": "",
-        "DEBUG": "false",
-        "SECRET_KEY": secrets.token_urlsafe(40),
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "SESSION_COOKIE_SECURE": "false",
-        "CSRF_COOKIE_SECURE": "false",
-        "SECURE_HSTS_SECONDS": "0",
-        "DATABASE_URL": database_url,
-        "CACHE_URL": cache_url,
-        "STATIC_ROOT": str(workdir / "static"),
-        "SPACELIFT_API_KEY_ENDPOINT": sim_url,
-        "SPACELIFT_API_KEY_ID": KEY_ID,
-        "SPACELIFT_API_KEY_SECRET": KEY_SECRET,
-        "SPACELIFT_TIMEOUT_SECONDS": str(TIMEOUT_SECONDS),
-        "PORTAL_POLL_SECONDS": "2",
-        "LOG_LEVEL": "ERROR",
-        "AXES_FAILURE_LIMIT": "1000",
-    }
+    env = portal_environment(
+        sim_url,
+        workdir,
+        DATABASE_URL=database_url,
+        CACHE_URL=cache_url,
+        SPACELIFT_TIMEOUT_SECONDS=str(TIMEOUT_SECONDS),
+        PORTAL_POLL_SECONDS="2",
+        LOG_LEVEL="ERROR",
+    )
     manage = [PY, "manage.py"]
     for args in (["migrate", "--no-input", "-v0"], ["collectstatic", "--no-input", "-v0"]):
         subprocess.run(manage + args, cwd=ROOT, env=env, check=True)
