@@ -15,7 +15,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from .client_address import client_address
+from . import audit
 from .credentials import current_service
 from .decorators import operator_required
 from .models import AuditEntry
@@ -38,27 +38,18 @@ def _note(request: HttpRequest, verb: str) -> str:
 
 
 def _perform(request, service, action, stack_id, run_id, call) -> HttpResponse:
-    entry = AuditEntry(
-        user=request.user,
-        username=request.user.get_username(),
-        client_address=client_address(request) or None,
-        action=action,
-        stack_id=stack_id,
-        run_id=run_id or "",
-    )
+    who = request.user.get_username()
     try:
         result_id, result_state = call()
     except errors.SpaceliftError as exc:
-        entry.message = exc.message[:500]
-        entry.save()
-        logger.warning("%s on %s by %s failed: %s", action, stack_id, entry.username, exc.message)
+        audit.record(request.user, action, stack_id=stack_id, run_id=run_id or "",
+                     message=exc.message, succeeded=False)  # fmt: skip
+        logger.warning("%s on %s by %s failed: %s", action, stack_id, who, exc.message)
         messages.error(request, f"{AuditEntry.Action(action).label} failed: {exc.message}.")
         return redirect("dashboard:stack", stack_id)
-    entry.succeeded = True
-    entry.result_run_id = result_id[:26]
-    entry.result_state = result_state[:40]
-    entry.save()
-    logger.info("%s on %s by %s: run %s", action, stack_id, entry.username, result_id)
+    audit.record(request.user, action, stack_id=stack_id, run_id=run_id or "",
+                 result_run_id=result_id, result_state=result_state)  # fmt: skip
+    logger.info("%s on %s by %s: run %s", action, stack_id, who, result_id)
     service.invalidate(
         "stacks", f"stack:{stack_id}", f"runs:{stack_id}:", f"run:{stack_id}:{run_id or ''}"
     )
