@@ -45,15 +45,20 @@ def simulator():
     handle.stop()
 
 
+def fresh_portal_state() -> None:
+    """What the portal holds between requests, as a newly started one has it: nothing."""
+    cache.clear()
+    service.reset_process_state()
+    service_clock.reset()
+    regions.shared_regions.clear()
+
+
 @pytest.fixture
 def sim(simulator):
     """The shared simulator with no faults, fresh counters, and an empty portal cache."""
     simulator.set_faults(mode=None, latency=0, unauthorized_once=False, registry_no_access=False)
     simulator.reset_stats()
-    cache.clear()
-    service.reset_process_state()
-    service_clock.reset()
-    regions.shared_regions.clear()
+    fresh_portal_state()
     yield simulator
     service_clock.reset()
     simulator.set_faults(mode=None, latency=0, unauthorized_once=False, registry_no_access=False)

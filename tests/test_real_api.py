@@ -14,13 +14,12 @@ import re
 import pytest
 import requests
 from django.conf import settings as django_settings
-from django.core.cache import cache
 
-from dashboard import regions
 from dashboard.models import LastSeenState, StackStateChange
-from dashboard.spacelift import cached_reads, errors, service
+from dashboard.spacelift import errors
 from dashboard.spacelift.clock import clock
 from simulator.server import start_simulator
+from tests.conftest import fresh_portal_state
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -40,10 +39,7 @@ def portal(api, live_server, settings, client, django_user_model):
     """A logged-in session on the live portal, pointed at a fresh simulator state."""
     api.clear_faults()
     api.reset_stats()
-    cache.clear()
-    service.reset_process_state()
-    regions.shared_regions.clear()
-    clock.reset()
+    fresh_portal_state()
     settings.SPACELIFT_API_KEY_ENDPOINT = api.url
     settings.SPACELIFT_API_KEY_ID = api.key_id
     settings.SPACELIFT_API_KEY_SECRET = api.key_secret
@@ -166,8 +162,7 @@ def test_a_lean_api_hides_only_the_features_of_its_missing_fields(api, portal):
     assert page.status_code == 200
     assert "Drift detected" not in page.text  # the API cannot say: no badge, not a wrong one
     api.set_faults(lean=False)
-    cache.clear()
-    cached_reads._memo.clear()
+    fresh_portal_state()  # a portal that starts against the full API learns it again
     assert "Drift detected" in get(portal, f"/stacks/{drifted}/").text
 
 
