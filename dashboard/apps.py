@@ -6,4 +6,4 @@ class DashboardConfig(AppConfig):
     verbose_name = "Spacelift Portal"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401 - registers the system checks
+        from dashboard import checks  # noqa: F401 - registers the system checks

@@ -2,7 +2,7 @@ from django.http import HttpRequest
 
 
 def portal(request: HttpRequest) -> dict:
-    from .decorators import can_operate
+    from dashboard.decorators import can_operate
 
     user = getattr(request, "user", None)
     return {"can_operate": bool(user is not None and can_operate(user))}

@@ -15,8 +15,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from .credentials import ConnectionProblem, current_connection
-from .spacelift.service import SpaceliftService
+from dashboard.connection.source import ConnectionProblem, current_connection
+from dashboard.spacelift.service import SpaceliftService
 
 OPERATE_PERMISSION = "dashboard.operate_stacks"
 

@@ -10,8 +10,8 @@ from django.shortcuts import resolve_url
 from django.utils.cache import patch_cache_control
 from django_htmx.http import HttpResponseClientRedirect
 
-from . import audit
-from .client_address import client_address
+from dashboard import audit
+from dashboard.accounts.client_address import client_address
 
 
 class PortalMiddleware:

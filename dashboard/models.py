@@ -4,8 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.views.decorators.debug import sensitive_variables
 
-from . import crypto
-from .spacelift.account import Connection
+from dashboard.connection import crypto
+from dashboard.spacelift.account import Connection
 
 
 class SpaceliftConnection(models.Model):

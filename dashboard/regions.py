@@ -51,7 +51,7 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 from django_htmx.http import trigger_client_event
 
-from .spacelift.service import Snapshot
+from dashboard.spacelift.service import Snapshot
 
 # Relative times ("4 min") are re-rendered at least this often even when data is unchanged.
 RELATIVE_TIME_GRANULARITY_SECONDS = 60

@@ -73,7 +73,7 @@ MIDDLEWARE = [
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     # Django's ModelBackend, refusing passwords when PORTAL_LOCAL_LOGIN is false.
-    "dashboard.auth_backends.LocalPasswordBackend",
+    "dashboard.accounts.backends.LocalPasswordBackend",
 ]
 # Five failed logins for one user name from one address lock that pair out for 15 minutes.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
@@ -85,7 +85,7 @@ AXES_VERBOSE = False
 # How many proxies in front append X-Forwarded-For (a TLS proxy: 1). 0: the header is ignored.
 # The lockout and the audit log use the client address this gives (dashboard/client_address.py).
 PORTAL_TRUSTED_PROXY_COUNT = max(0, env.int("PORTAL_TRUSTED_PROXY_COUNT", default=0))
-AXES_CLIENT_IP_CALLABLE = "dashboard.client_address.client_address"
+AXES_CLIENT_IP_CALLABLE = "dashboard.accounts.client_address.client_address"
 
 ROOT_URLCONF = "spacelift_portal.urls"
 WSGI_APPLICATION = "spacelift_portal.wsgi.application"
@@ -227,12 +227,12 @@ PORTAL_OIDC_SCOPES = env("PORTAL_OIDC_SCOPES", default="openid email profile")
 # Password sign-in, for a break-glass administrator; false leaves single sign-on alone.
 PORTAL_LOCAL_LOGIN = env.bool("PORTAL_LOCAL_LOGIN", default=True)
 if PORTAL_OIDC_ISSUER:
-    from dashboard.oidc import check_configuration, csp_allowing_provider
+    from dashboard.accounts.oidc import check_configuration, csp_allowing_provider
 
     check_configuration(PORTAL_OIDC_ISSUER, PORTAL_OIDC_CLIENT_ID, PORTAL_OIDC_CLIENT_SECRET)
     CONTENT_SECURITY_POLICY = csp_allowing_provider(CONTENT_SECURITY_POLICY, PORTAL_OIDC_ISSUER)
 # Always listed: it signs no one in while PORTAL_OIDC_ISSUER is empty.
-AUTHENTICATION_BACKENDS.append("dashboard.auth_backends.SingleSignOnBackend")
+AUTHENTICATION_BACKENDS.append("dashboard.accounts.backends.SingleSignOnBackend")
 # The audit log keeps this many days; older entries go on every write (and `prune_audit`).
 PORTAL_AUDIT_DAYS = env.int("PORTAL_AUDIT_DAYS", default=365)
 
@@ -244,7 +244,7 @@ if EMAIL_URL:
     DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="webmaster@localhost")
 
 # Secret-bearing variables and POST fields are hidden on error pages even with DEBUG on.
-DEFAULT_EXCEPTION_REPORTER_FILTER = "dashboard.log.SecretSafeReporterFilter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "dashboard.error_reports.SecretSafeReporterFilter"
 
 LOGGING = {
     "version": 1,
@@ -252,7 +252,7 @@ LOGGING = {
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
         "one_line": {
-            "()": "dashboard.log.OneLineFormatter",
+            "()": "dashboard.error_reports.OneLineFormatter",
             "format": "%(asctime)s %(levelname)s %(name)s: %(message)s",
         },
     },

@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from dashboard import sso_views
+from dashboard.accounts import views as sso_views
 
 # django.contrib.auth.urls, with single sign-on's login and logout, and without the
 # password-reset pages unless mail is configured.

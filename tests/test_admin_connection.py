@@ -483,7 +483,7 @@ def test_an_error_report_never_shows_the_typed_secret(staff_client, sim, monkeyp
     from django.core.signals import got_request_exception
     from django.views.debug import ExceptionReporter
 
-    from dashboard import admin_views
+    from dashboard.connection import views as admin_views
 
     def broken(connection, **kwargs):
         raise RuntimeError("a bug while testing")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from django.conf import settings
 
-from dashboard.credentials import current_connection
+from dashboard.connection.source import current_connection
 from dashboard.spacelift.clock import clock
 from dashboard.spacelift.service import MAX_BACKOFF_SECONDS
 from tests.conftest import HTMX

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard.logs import find_why, plain, render_lines
-from dashboard.spacelift.logtypes import LogPage, ResourceChange, group_changes
+from dashboard.runs.log_lines import find_why, plain, render_lines
+from dashboard.spacelift.types.logs import LogPage, ResourceChange, group_changes
 
 RED, BOLD, RESET = "\x1b[31m", "\x1b[1m", "\x1b[0m"
 

@@ -7,11 +7,11 @@ import time
 
 import pytest
 
-from dashboard import module_views
 from dashboard.spacelift import errors
 from dashboard.spacelift.account import Connection, default_registry_org
 from dashboard.spacelift.client import SpaceliftClient
 from dashboard.spacelift.types import ModuleVersions, version_key
+from dashboard.stacks import modules as module_views
 from tests.conftest import parse
 from tests.servers import free_port
 

@@ -10,7 +10,7 @@ import pytest
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 
-from dashboard import oidc
+from dashboard.accounts import oidc
 from dashboard.models import AuditEntry, SignInIdentity
 from tests.oidc_provider import (
     CLIENT_ID,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard.diagnostics import run_checks
+from dashboard.connection.diagnostics import run_checks
 from dashboard.spacelift import documents, errors, fields
 from dashboard.spacelift.account import Connection
 from dashboard.spacelift.client import SpaceliftClient

@@ -9,8 +9,8 @@ import pytest
 from django.db import OperationalError
 
 from dashboard.models import LastSeenState, LastVisit, StackStateChange
-from dashboard.overview import ATTENTION_ORDER, PLAN_GRACE, attention_queue
 from dashboard.spacelift.types import Stack
+from dashboard.stacks.query import ATTENTION_ORDER, PLAN_GRACE, attention_queue
 from tests.conftest import HTMX, parse
 
 pytestmark = pytest.mark.django_db
@@ -218,7 +218,7 @@ def test_metrics_cost_spacelift_no_query_of_their_own(viewer_client, connected):
 
 
 def test_the_strip_shows_time_before_anyone_watched_as_unknown():
-    from dashboard import history
+    from dashboard.stacks import history
 
     fresh = stack("fresh", "FAILED", ago_minutes=90)  # Spacelift: failed since 90 min ago
     long_ago = stack("steady", "FINISHED", ago_minutes=3 * 24 * 60)

@@ -114,7 +114,7 @@ def test_viewers_of_one_view_share_one_render_of_the_region(
 @pytest.fixture
 def still(connected, monkeypatch):
     """The stack list and the clocks of relative times held still: only the viewer varies."""
-    from dashboard.credentials import current_connection
+    from dashboard.connection.source import current_connection
     from dashboard.templatetags import portal
 
     snapshot = SpaceliftService(current_connection()).stacks()

@@ -10,7 +10,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.core.cache import cache
 
-from dashboard.spacelift.logs import TAIL_LINES
+from dashboard.spacelift.run_records import TAIL_LINES
 from simulator.logs import LOG_PAGE_SIZE, changes, logbook, phase_lines
 from simulator.server import start_simulator
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from dashboard.run_views import build_timeline
+from dashboard.runs.views import build_timeline
 from dashboard.spacelift.types import Run
 from dashboard.templatetags.portal import humanize_seconds
 from tests.conftest import HTMX, parse, poll_values, region_of

@@ -19,7 +19,7 @@ WORKER = textwrap.dedent(
     """
     import os, time, django
     django.setup()
-    from dashboard.credentials import current_connection
+    from dashboard.connection.source import current_connection
     from dashboard.spacelift.service import SpaceliftService
     start = float(os.environ["START_AT"])
     time.sleep(max(0, start - time.time()))

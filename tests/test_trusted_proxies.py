@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import RequestFactory
 
-from dashboard.client_address import client_address
+from dashboard.accounts.client_address import client_address
 from tests.test_actions import writable_stack
 
 pytestmark = pytest.mark.django_db

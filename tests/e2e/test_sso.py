@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard import oidc
+from dashboard.accounts import oidc
 from tests.oidc_provider import (
     oidc_provider,
     point_portal_at,

@@ -12,10 +12,10 @@ from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET
 
-from . import metrics as prometheus
-from .credentials import current_service
-from .overview import StackQuery, build_page
-from .spacelift.types import Health
+from dashboard.connection.source import current_service
+from dashboard.spacelift.types import Health
+from dashboard.stacks import metrics as prometheus
+from dashboard.stacks.query import StackQuery, build_page
 
 
 def _page_url(request: HttpRequest, stack_id: str) -> str | None:

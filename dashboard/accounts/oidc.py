@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured, SuspiciousOperation
 
-from .spacelift.account import is_loopback_host
+from dashboard.spacelift.account import is_loopback_host
 
 # A provider's configuration and keys change rarely; an hour bounds how long a rotated-out
 # key is still accepted, and an unknown key ID refetches the keys at once.

@@ -14,7 +14,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from .models import AuditEntry
+from dashboard.models import AuditEntry
 
 # The client address of the request being answered (PORTAL_TRUSTED_PROXY_COUNT decides it).
 _address: ContextVar[str | None] = ContextVar("audit_address", default=None)
@@ -95,7 +95,7 @@ def changed(row, host: str, key_id: str, secret: str) -> list[str]:
 
 
 def _secret_differs(row, secret: str) -> bool:
-    from .crypto import UndecryptableSecret
+    from dashboard.connection.crypto import UndecryptableSecret
 
     try:
         return row.secret() != secret

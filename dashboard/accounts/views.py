@@ -20,7 +20,8 @@ from django.views.decorators.http import require_POST
 from django.views.generic import View
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
-from . import audit, oidc
+from dashboard import audit
+from dashboard.accounts import oidc
 
 logger = logging.getLogger(__name__)
 

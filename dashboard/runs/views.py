@@ -18,16 +18,23 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
-from .decorators import with_service
-from .log_views import Chunk, phase_url, tail_chunk
-from .regions import Region, or_404, render_regions
-from .run_actors import portal_actors
-from .spacelift import errors
-from .spacelift.logs import RunRecords
-from .spacelift.logtypes import Phase
-from .spacelift.service import SpaceliftService
-from .spacelift.types import Health, Run, RunState, StateTransition, run_health, state_label
-from .why import failed_phase, plan_of, why_run_failed
+from dashboard.audit.actors import portal_actors
+from dashboard.decorators import with_service
+from dashboard.regions import Region, or_404, render_regions
+from dashboard.runs.log_views import Chunk, phase_url, tail_chunk
+from dashboard.runs.why import failed_phase, plan_of, why_run_failed
+from dashboard.spacelift import errors
+from dashboard.spacelift.run_records import RunRecords
+from dashboard.spacelift.service import SpaceliftService
+from dashboard.spacelift.types import (
+    Health,
+    Run,
+    RunState,
+    StateTransition,
+    run_health,
+    state_label,
+)
+from dashboard.spacelift.types.logs import Phase
 
 
 @dataclass(frozen=True)

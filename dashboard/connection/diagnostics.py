@@ -11,15 +11,15 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
 
-from .spacelift import errors, fields
-from .spacelift.account import (
+from dashboard.spacelift import errors, fields
+from dashboard.spacelift.account import (
     Connection,
     InvalidEndpoint,
     is_loopback_url,
     normalize_endpoint,
 )
-from .spacelift.client import SpaceliftClient
-from .spacelift.documents import OPTIONAL_FIELDS
+from dashboard.spacelift.client import SpaceliftClient
+from dashboard.spacelift.documents import OPTIONAL_FIELDS
 
 HOST_CHECK = "Host answers with Spacelift's GraphQL API"
 

@@ -15,14 +15,20 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
-from . import history
-from .converters import RUN_ID
-from .decorators import with_service
-from .overview import ATTENTION_LIMIT, StackQueryForm, attention_queue, build_page, index_for
-from .regions import Region, or_404, render_regions
-from .run_actors import portal_actors
-from .spacelift.service import SpaceliftService
-from .spacelift.shared_cache import shared_cache
+from dashboard.audit.actors import portal_actors
+from dashboard.converters import RUN_ID
+from dashboard.decorators import with_service
+from dashboard.regions import Region, or_404, render_regions
+from dashboard.spacelift.service import SpaceliftService
+from dashboard.spacelift.shared_cache import shared_cache
+from dashboard.stacks import history
+from dashboard.stacks.query import (
+    ATTENTION_LIMIT,
+    StackQueryForm,
+    attention_queue,
+    build_page,
+    index_for,
+)
 
 
 @require_GET

@@ -18,13 +18,13 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from .decorators import with_service
-from .logs import render_lines
-from .spacelift import errors
-from .spacelift.logs import RunRecords
-from .spacelift.logtypes import Phase
-from .spacelift.service import SpaceliftService
-from .why import stack_for_why, why_stack_failed
+from dashboard.decorators import with_service
+from dashboard.runs.log_lines import render_lines
+from dashboard.runs.why import stack_for_why, why_stack_failed
+from dashboard.spacelift import errors
+from dashboard.spacelift.run_records import RunRecords
+from dashboard.spacelift.service import SpaceliftService
+from dashboard.spacelift.types.logs import Phase
 
 logger = logging.getLogger(__name__)
 

@@ -17,10 +17,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from .decorators import with_service
-from .spacelift import errors
-from .spacelift.service import Snapshot, SpaceliftService
-from .spacelift.types import Module, ModuleVersion, ModuleVersions, version_key
+from dashboard.decorators import with_service
+from dashboard.spacelift import errors
+from dashboard.spacelift.service import Snapshot, SpaceliftService
+from dashboard.spacelift.types import Module, ModuleVersion, ModuleVersions, version_key
 
 # Each module's versions cost one registry request, so a page asks for at most this many.
 MODULES_PER_PAGE = 50

@@ -8,10 +8,10 @@ from __future__ import annotations
 from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
 
-from . import crypto
-from .models import SpaceliftConnection
-from .spacelift.account import Connection, InvalidEndpoint, normalize_endpoint
-from .spacelift.service import SpaceliftService
+from dashboard.connection import crypto
+from dashboard.models import SpaceliftConnection
+from dashboard.spacelift.account import Connection, InvalidEndpoint, normalize_endpoint
+from dashboard.spacelift.service import SpaceliftService
 
 
 class ConnectionProblem(Exception):

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 from django.db.models import Q
 
-from .models import AuditEntry
+from dashboard.models import AuditEntry
 
 VERBS = {
     AuditEntry.Action.TRIGGER: "Triggered",

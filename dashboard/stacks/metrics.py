@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from prometheus_client.core import CollectorRegistry, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 
-from .spacelift.service import Snapshot
-from .spacelift.types import Health, Stack
+from dashboard.spacelift.service import Snapshot
+from dashboard.spacelift.types import Health, Stack
 
 # The classic text format: what every Prometheus 2.x and 3.x scraper reads.
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4

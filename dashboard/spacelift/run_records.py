@@ -24,8 +24,8 @@ from typing import Any, TypeVar
 from django.core.cache import cache
 
 from . import documents, errors
-from .logtypes import LogPage, Phase, ResourceChange, phases_from_history
 from .service import SpaceliftService
+from .types.logs import LogPage, Phase, ResourceChange, phases_from_history
 
 T = TypeVar("T")
 

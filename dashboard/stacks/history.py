@@ -17,11 +17,11 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.db import DatabaseError, transaction
 
-from .models import LastSeenState, LastVisit, StackStateChange
-from .spacelift.clock import clock
-from .spacelift.service import Snapshot
-from .spacelift.shared_cache import shared_cache
-from .spacelift.types import STACK_HEALTH, Health, Stack, StackState
+from dashboard.models import LastSeenState, LastVisit, StackStateChange
+from dashboard.spacelift.clock import clock
+from dashboard.spacelift.service import Snapshot
+from dashboard.spacelift.shared_cache import shared_cache
+from dashboard.spacelift.types import STACK_HEALTH, Health, Stack, StackState
 
 STRIP_HOURS = 24
 # Purging old history is cheap but needless on every change: at most once an hour.

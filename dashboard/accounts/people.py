@@ -13,9 +13,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from . import audit, roles
-from .decorators import staff_required
-from .models import AuditEntry
+from dashboard import audit
+from dashboard.accounts import roles
+from dashboard.decorators import staff_required
+from dashboard.models import AuditEntry
 
 
 @dataclass(frozen=True)

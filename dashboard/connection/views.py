@@ -14,19 +14,20 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
-from . import audit, crypto
-from .credentials import (
+from dashboard import audit
+from dashboard.connection import crypto
+from dashboard.connection.diagnostics import run_checks
+from dashboard.connection.forms import ConnectionForm
+from dashboard.connection.source import (
     ConnectionProblem,
     current_connection,
     environment_connection,
     environment_is_set,
 )
-from .decorators import staff_required
-from .diagnostics import run_checks
-from .forms import ConnectionForm
-from .models import SpaceliftConnection
-from .spacelift.account import Connection
-from .spacelift.service import SpaceliftService
+from dashboard.decorators import staff_required
+from dashboard.models import SpaceliftConnection
+from dashboard.spacelift.account import Connection
+from dashboard.spacelift.service import SpaceliftService
 
 logger = logging.getLogger(__name__)
 

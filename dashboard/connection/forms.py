@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
-from .spacelift.account import (
+from dashboard.spacelift.account import (
     InvalidEndpoint,
     InvalidKeyID,
     normalize_endpoint,

@@ -13,8 +13,8 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from .decorators import staff_required
-from .models import AuditEntry
+from dashboard.decorators import staff_required
+from dashboard.models import AuditEntry
 
 # Fifty rows fit a screen or two and keep a page's query quick with any retention.
 PAGE_SIZE = 50

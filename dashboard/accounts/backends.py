@@ -21,8 +21,9 @@ from django.contrib.auth.backends import ModelBackend
 from django.db import transaction
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
-from . import audit, oidc, roles
-from .models import AuditEntry, SignInIdentity
+from dashboard import audit
+from dashboard.accounts import oidc, roles
+from dashboard.models import AuditEntry, SignInIdentity
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from django import forms
 from django.core.paginator import Paginator
 from django.http import QueryDict
 
-from .spacelift.types import Health, Stack, StackState
+from dashboard.spacelift.types import Health, Stack, StackState
 
 PAGE_SIZES = (25, 50, 100, 250)
 # Longer search text is cut, not refused: a pasted paragraph still searches.

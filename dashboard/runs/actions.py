@@ -15,13 +15,13 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from . import audit
-from .credentials import current_service
-from .decorators import operator_required
-from .models import AuditEntry
-from .spacelift import errors
-from .spacelift.service import SpaceliftService
-from .why import plan_of
+from dashboard import audit
+from dashboard.connection.source import current_service
+from dashboard.decorators import operator_required
+from dashboard.models import AuditEntry
+from dashboard.runs.why import plan_of
+from dashboard.spacelift import errors
+from dashboard.spacelift.service import SpaceliftService
 
 logger = logging.getLogger(__name__)
 

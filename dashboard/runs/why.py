@@ -7,12 +7,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from .logs import find_why
-from .spacelift import errors
-from .spacelift.logs import RunRecords
-from .spacelift.logtypes import ChangeGroup, Phase, ResourceChange, group_changes
-from .spacelift.service import SpaceliftService
-from .spacelift.types import Delta, Run, RunState, Stack, StackState
+from dashboard.runs.log_lines import find_why
+from dashboard.spacelift import errors
+from dashboard.spacelift.run_records import RunRecords
+from dashboard.spacelift.service import SpaceliftService
+from dashboard.spacelift.types import Delta, Run, RunState, Stack, StackState
+from dashboard.spacelift.types.logs import ChangeGroup, Phase, ResourceChange, group_changes
 
 logger = logging.getLogger(__name__)
 

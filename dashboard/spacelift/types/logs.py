@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .types import RunState, state_label
+from .states import RunState, state_label
 
 
 @dataclass(frozen=True, slots=True)
