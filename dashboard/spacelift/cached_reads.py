@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 from cachetools import LRUCache
 from django.conf import settings
 
-from . import budget, errors
+from . import budget, errors, process_state
 from .account import Connection
 from .client import SpaceliftClient
 from .clock import clock
@@ -60,8 +60,9 @@ _memo_lock = threading.Lock()
 _clients: LRUCache[str, SpaceliftClient] = LRUCache(maxsize=8)
 
 
+@process_state.forgets("spacelift reads")
 def reset_process_state() -> None:
-    """Forget what this process holds (decoded results, clients, permits): for tests."""
+    """Forget what this process holds (decoded results, clients, permits)."""
     with _memo_lock:
         _memo.clear()
     _clients.clear()
