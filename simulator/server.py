@@ -28,7 +28,6 @@ holds the secret, the variables or the Authorization header.
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import hmac
 import json
@@ -43,45 +42,24 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from graphql import (
     DocumentNode,
-    FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
-    GraphQLBoolean,
     GraphQLError,
-    GraphQLID,
-    GraphQLInt,
-    GraphQLList,
-    GraphQLNonNull,
-    GraphQLObjectType,
     GraphQLSchema,
-    GraphQLString,
-    GraphQLUnionType,
-    InlineFragmentNode,
     OperationDefinitionNode,
     OperationType,
-    SelectionSetNode,
-    build_schema,
     execute,
-    is_abstract_type,
-    is_leaf_type,
-    parse,
-    validate,
 )
 from graphql.utilities import get_operation_ast
 
 from . import realism
-from .logs import run_resolvers
+from .schema import PUBLIC_ROOT_FIELDS, RequestContext, load_schema, prepare, root_fields_of
 from .world import DEFAULT_ACTIVE_STACKS, DEFAULT_SEED, DEFAULT_STEP_SECONDS, World
 
 logger = logging.getLogger(__name__)
-
-SCHEMA_PATH = Path(__file__).with_name("schema.graphql")
 
 # Fixed, so `make run` can hand the same key to the portal every time. Not a real secret.
 DEFAULT_KEY_ID = "01J5SPACE1FTS1MKEY00000000"
@@ -91,9 +69,13 @@ DEFAULT_HANG_SECONDS = 60.0  # spacectl's HTTP timeout: a client has given up by
 RATE_LIMIT_RETRY_AFTER = 7  # seconds, sent as Retry-After with a 429
 MAX_BODY_BYTES = 1_000_000
 MAX_WORLD_STACKS = 100_000
+# Another way to answer a query, tried before graphql-core: it returns the `data`, or None to
+# leave the query to graphql-core. Only bench/ passes one (bench/fast_graphql.py), so that a
+# 10,000-stack world answers in time to measure the portal; tests run graphql-core alone.
+Shortcut = Callable[
+    [GraphQLSchema, DocumentNode, OperationDefinitionNode, RequestContext], dict[str, Any] | None
+]
 FAULT_MODES = ("http500", "not_json", "unauthorized", "hang", "graphql_error", "rate_limit")
-# Root fields that need no token: the exchange itself.
-_PUBLIC_ROOT_FIELDS = frozenset({"apiKeyUser", "__typename", "__type", "__schema"})
 _ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 # The registry's organisation: Spacelift's is the account name; the simulator has one.
 REGISTRY_ORG = "simulated"
@@ -113,365 +95,6 @@ _HTML_504 = (
     "<!DOCTYPE html><html><head><title>504 Gateway Time-out</title></head>"
     "<body><h1>504 Gateway Time-out</h1></body></html>"
 )
-
-
-# ---------------------------------------------------------------------------------------
-# Schema and resolvers
-
-
-class AttrResolver:
-    """Reads the snake_case attribute (or dict key) behind a camelCase field."""
-
-    __slots__ = ("attr",)
-
-    def __init__(self, attr: str) -> None:
-        self.attr = attr
-
-    def __call__(self, source: Any, info: Any, **_: Any) -> Any:
-        if type(source) is dict:
-            return source.get(self.attr)
-        return getattr(source, self.attr)
-
-
-def _snake(name: str) -> str:
-    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
-
-
-@dataclass
-class RequestContext:
-    simulator: Simulator
-    world: World
-    actor: str | None  # "api::<key id>" once the token is checked
-
-
-def _connection(edges: list[tuple[str, Any]], page_info: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "edges": [{"cursor": cursor, "node": node} for cursor, node in edges],
-        "page_info": page_info,
-    }
-
-
-def _query_resolvers() -> dict[str, Callable[..., Any]]:
-    def world(info: Any) -> World:
-        return info.context.world
-
-    return {
-        "stacks": lambda _, info: world(info).stacks,
-        "searchStacks": lambda _, info, input: _connection(*world(info).search_stacks(input)),
-        "stack": lambda _, info, id: world(info).get_stack(id),
-        "runStack": lambda _, info, runId: world(info).stack_of_run(runId),
-        "spaces": lambda _, info: world(info).spaces,
-        "space": lambda _, info, id: world(info).get_space(id),
-        "viewer": lambda _, info: {
-            "id": info.context.actor,
-            "name": "Spacelift portal (simulated API key)",
-        },
-        "modules": lambda _, info: world(info).modules,
-        "module": lambda _, info, id: world(info).get_module(id),
-        "searchModules": lambda _, info, input: _connection(*world(info).search_modules(input)),
-    }
-
-
-def _mutation_resolvers() -> dict[str, Callable[..., Any]]:
-    def world(info: Any) -> World:
-        return info.context.world
-
-    def actor(info: Any) -> str:
-        return info.context.actor
-
-    return {
-        "apiKeyUser": lambda _, info, id, secret: info.context.simulator.exchange(id, secret),
-        "runTrigger": lambda _, info, stack, commitSha=None, runType=None: world(info).trigger_run(
-            stack, actor(info), commitSha, runType
-        ),
-        "runConfirm": lambda _, info, stack, run=None, note=None: world(info).confirm_run(
-            stack, run, actor(info), note
-        ),
-        "runDiscard": lambda _, info, stack, run=None, note=None: world(info).discard_run(
-            stack, run, actor(info), note
-        ),
-        "runCancel": lambda _, info, stack, run, note=None: world(info).cancel_run(
-            stack, run, actor(info), note
-        ),
-        "runRetry": lambda _, info, stack, run: world(info).retry_run(stack, run, actor(info)),
-        "stackLock": lambda _, info, id, note=None: world(info).lock_stack(id, actor(info), note),
-        "stackUnlock": lambda _, info, id: world(info).unlock_stack(id, actor(info)),
-    }
-
-
-def _stack_resolvers() -> dict[str, Callable[..., Any]]:
-    def page(run_type: str) -> Callable[..., Any]:
-        return lambda stack, info, before=None: info.context.world.runs_page(
-            stack, run_type, before
-        )
-
-    return {
-        "runs": page("TRACKED"),
-        "proposedRuns": page("PROPOSED"),
-        "tasks": page("TASK"),
-        "run": lambda stack, info, id: stack.find_run(id),
-    }
-
-
-@functools.cache
-def load_schema(lean: bool = False) -> GraphQLSchema:
-    """The schema from schema.graphql with the simulator's resolvers attached; `lean`: without
-    the optional fields (realism.py)."""
-    schema = build_schema(SCHEMA_PATH.read_text(encoding="utf-8"))
-    for type_ in schema.type_map.values():
-        if isinstance(type_, GraphQLObjectType) and not type_.name.startswith("__"):
-            for name, field_def in type_.fields.items():
-                field_def.resolve = AttrResolver(_snake(name))
-    for type_name, resolvers in (
-        ("Query", _query_resolvers()),
-        ("Mutation", _mutation_resolvers()),
-        ("Stack", _stack_resolvers()),
-        ("Module", _module_resolvers()),
-        ("Run", run_resolvers()),
-    ):
-        fields = schema.get_type(type_name).fields  # type: ignore[union-attr]
-        for name, resolver in resolvers.items():
-            fields[name].resolve = resolver
-    vendor = schema.get_type("StackConfigVendor")
-    assert isinstance(vendor, GraphQLUnionType)
-    vendor.resolve_type = lambda value, info, abstract_type: value.TYPENAME
-    realism.attach_client_fields(schema)
-    realism.guard_root_fields(schema, _PUBLIC_ROOT_FIELDS)
-    return realism.lean_fields(schema) if lean else schema
-
-
-def _module_resolvers() -> dict[str, Callable[..., Any]]:
-    return {
-        "versions": lambda module, info, includeFailed=False: realism.module_versions(
-            module, bool(includeFailed)
-        ),
-        "current": lambda module, info: realism.current_version(module),
-    }
-
-
-@dataclass(frozen=True)
-class _Prepared:
-    document: DocumentNode | None
-    errors: list[dict[str, Any]]
-
-
-@functools.lru_cache(maxsize=256)
-def _prepare(query: str, lean: bool = False) -> _Prepared:
-    """Parse and validate once per distinct query text (the portal sends constants)."""
-    try:
-        document = parse(realism.accept_empty_variables(query))
-    except GraphQLError as error:
-        return _Prepared(None, [error.formatted])
-    errors = validate(load_schema(lean), document)
-    if errors:
-        return _Prepared(document, [realism.as_spacelift_words(e.formatted) for e in errors])
-    return _Prepared(document, [])
-
-
-def _root_fields(document: DocumentNode, operation: OperationDefinitionNode) -> list[str]:
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
-    names: list[str] = []
-    seen: set[str] = set()
-
-    def visit(selection_set: SelectionSetNode) -> None:
-        for selection in selection_set.selections:
-            if isinstance(selection, FieldNode):
-                if selection.name.value not in names:
-                    names.append(selection.name.value)
-            elif isinstance(selection, InlineFragmentNode):
-                visit(selection.selection_set)
-            elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                if name not in seen and name in fragments:
-                    seen.add(name)
-                    visit(fragments[name].selection_set)
-
-    visit(operation.selection_set)
-    return names
-
-
-# ---------------------------------------------------------------------------------------
-# A fast path for large plain queries.
-#
-# graphql-core spends about 7 µs on every field it resolves, so `stacks` at 10,000 stacks
-# took over two seconds. Queries without arguments or directives below the root (the stack
-# list is one) are completed here instead, with the same field collection rules. Whenever
-# anything unusual happens (an exception, a null in a non-null field) the request is run
-# again by graphql-core, so errors are always graphql-core's own.
-
-
-class _Fallback(Exception):
-    pass
-
-
-@dataclass
-class _FastInfo:
-    context: RequestContext
-
-
-def fast_path_applies(document: DocumentNode, operation: OperationDefinitionNode) -> bool:
-    if operation.operation != OperationType.QUERY or operation.directives:
-        return False
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
-    seen: set[str] = set()
-
-    def plain(selection_set: SelectionSetNode) -> bool:
-        for selection in selection_set.selections:
-            if selection.directives:
-                return False
-            if isinstance(selection, FieldNode):
-                if selection.arguments or selection.name.value in ("__schema", "__type"):
-                    return False
-                if selection.selection_set and not plain(selection.selection_set):
-                    return False
-            elif isinstance(selection, InlineFragmentNode):
-                if not plain(selection.selection_set):
-                    return False
-            elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                if name not in seen:
-                    seen.add(name)
-                    if name not in fragments or not plain(fragments[name].selection_set):
-                        return False
-        return True
-
-    return plain(operation.selection_set)
-
-
-def _leaf_serializer(type_: Any) -> Callable[[Any], Any]:
-    """The type's own serializer, skipping it where the value is already what it returns."""
-    serialize = type_.serialize
-    if type_ in (GraphQLString, GraphQLID):
-        return lambda value: value if type(value) is str else serialize(value)
-    if type_ is GraphQLBoolean:
-        return lambda value: value if type(value) is bool else serialize(value)
-    if type_ is GraphQLInt:
-        # GraphQL's Int is 32-bit; anything else goes through graphql-core (and its error).
-        return lambda value: (
-            value if type(value) is int and -(2**31) <= value < 2**31 else serialize(value)
-        )
-    return serialize
-
-
-class _FastExecutor:
-    def __init__(self, schema: GraphQLSchema, document: DocumentNode, context: RequestContext):
-        self.schema = schema
-        self.fragments = {
-            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-        }
-        self.info = _FastInfo(context)
-        self.plans: dict[tuple[str, tuple[int, ...]], list[tuple[Any, ...]]] = {}
-
-    def run(self, operation: OperationDefinitionNode) -> dict[str, Any]:
-        root = self.schema.query_type
-        assert root is not None
-        return self.complete_object(root, None, (operation.selection_set,))
-
-    def _applies(self, condition: Any, runtime_type: GraphQLObjectType) -> bool:
-        if condition is None:
-            return True
-        condition_type = self.schema.get_type(condition.name.value)
-        if condition_type is runtime_type:
-            return True
-        return is_abstract_type(condition_type) and self.schema.is_sub_type(
-            condition_type,  # type: ignore[arg-type]
-            runtime_type,
-        )
-
-    def plan(
-        self, type_: GraphQLObjectType, selection_sets: tuple[SelectionSetNode, ...]
-    ) -> list[tuple[Any, ...]]:
-        """(response key, attribute or None, resolver, completer) per field, in the order
-        graphql-core's field collection gives."""
-        key = (type_.name, tuple(id(s) for s in selection_sets))
-        plan = self.plans.get(key)
-        if plan is not None:
-            return plan
-        grouped: dict[str, list[Any]] = {}
-        visited: set[str] = set()
-
-        def visit(selection_set: SelectionSetNode) -> None:
-            for selection in selection_set.selections:
-                if isinstance(selection, FieldNode):
-                    response_key = (selection.alias or selection.name).value
-                    entry = grouped.get(response_key)
-                    if entry is None:
-                        entry = grouped[response_key] = [selection.name.value, []]
-                    if selection.selection_set:
-                        entry[1].append(selection.selection_set)
-                elif isinstance(selection, InlineFragmentNode):
-                    if self._applies(selection.type_condition, type_):
-                        visit(selection.selection_set)
-                elif isinstance(selection, FragmentSpreadNode):
-                    name = selection.name.value
-                    if name in visited:
-                        continue
-                    visited.add(name)
-                    fragment = self.fragments[name]
-                    if self._applies(fragment.type_condition, type_):
-                        visit(fragment.selection_set)
-
-        for selection_set in selection_sets:
-            visit(selection_set)
-        plan = []
-        for response_key, (name, subs) in grouped.items():
-            if name == "__typename":
-                type_name = type_.name
-                plan.append((response_key, None, None, lambda _, t=type_name: t))
-                continue
-            field_def = type_.fields[name]
-            resolve = field_def.resolve
-            attr = resolve.attr if isinstance(resolve, AttrResolver) else None
-            plan.append((response_key, attr, resolve, self.completer(field_def.type, tuple(subs))))
-        self.plans[key] = plan
-        return plan
-
-    def completer(self, type_: Any, subs: tuple[SelectionSetNode, ...]) -> Callable[[Any], Any]:
-        if isinstance(type_, GraphQLNonNull):
-            inner = self.completer(type_.of_type, subs)
-
-            def non_null(value: Any) -> Any:
-                completed = inner(value)
-                if completed is None:
-                    raise _Fallback
-                return completed
-
-            return non_null
-        if isinstance(type_, GraphQLList):
-            item = self.completer(type_.of_type, subs)
-            return lambda value: None if value is None else [item(v) for v in value]
-        if is_leaf_type(type_):
-            serialize = _leaf_serializer(type_)
-            return lambda value: None if value is None else serialize(value)
-        if is_abstract_type(type_):
-
-            def abstract(value: Any) -> Any:
-                if value is None:
-                    return None
-                runtime_name = type_.resolve_type(value, self.info, type_)
-                return self.complete_object(self.schema.get_type(runtime_name), value, subs)
-
-            return abstract
-        return lambda value: None if value is None else self.complete_object(type_, value, subs)
-
-    def complete_object(
-        self, type_: GraphQLObjectType, source: Any, selection_sets: tuple[SelectionSetNode, ...]
-    ) -> dict[str, Any]:
-        result: dict[str, Any] = {}
-        if type(source) is dict:
-            for response_key, attr, resolve, complete in self.plan(type_, selection_sets):
-                value = source.get(attr) if attr else resolve and resolve(source, self.info)
-                result[response_key] = complete(value)
-        else:
-            for response_key, attr, resolve, complete in self.plan(type_, selection_sets):
-                value = getattr(source, attr) if attr else resolve and resolve(source, self.info)
-                result[response_key] = complete(value)
-        return result
-
 
 # ---------------------------------------------------------------------------------------
 # The simulator, independent of HTTP
@@ -555,6 +178,7 @@ class Simulator:
         token_lifetime: float = DEFAULT_TOKEN_LIFETIME,
         clock: Callable[[], float] = time.time,
         faults: Faults | None = None,
+        shortcut: Shortcut | None = None,
     ) -> None:
         _check_key_id(key_id)
         self.world = world
@@ -569,6 +193,7 @@ class Simulator:
         self._signing_key = secrets.token_bytes(32)  # tokens die with the process
         self._stats = _empty_stats(clock())
         self.schema = load_schema()
+        self.shortcut = shortcut
 
     # -- tokens ----------------------------------------------------------------------------
 
@@ -716,13 +341,13 @@ class Simulator:
         self._count("requests")
         request, request_error = _read_request(body)
         lean = self.faults.lean
-        prepared = _prepare(request["query"], lean) if request and request_error is None else None
+        prepared = prepare(request["query"], lean) if request and request_error is None else None
         operation = None
         root_fields: list[str] = []
         if prepared is not None and prepared.document is not None:
             operation = get_operation_ast(prepared.document, request.get("operationName"))
             if operation is not None:
-                root_fields = _root_fields(prepared.document, operation)
+                root_fields = root_fields_of(prepared.document, operation)
         self._record_operation(request, operation, root_fields)
 
         faults = self.get_faults()
@@ -756,7 +381,7 @@ class Simulator:
             return _json_reply({"errors": [{"message": message}]}, root_fields=root_fields)
 
         actor = None
-        if set(root_fields) - _PUBLIC_ROOT_FIELDS:
+        if set(root_fields) - PUBLIC_ROOT_FIELDS:
             actor, problem = self.authenticate(authorization)
             if problem is None and faults["accept_no_tokens"]:
                 actor, problem = None, "unauthorized: token not accepted"
@@ -830,7 +455,7 @@ class Simulator:
             stats = self._stats
             if "apiKeyUser" in root_fields:
                 stats["token_exchanges"] += 1
-            if not root_fields or set(root_fields) - _PUBLIC_ROOT_FIELDS:
+            if not root_fields or set(root_fields) - PUBLIC_ROOT_FIELDS:
                 stats["queries"] += 1
             stats["by_operation"][str(name)] += 1
             for root_field in root_fields:
@@ -872,12 +497,9 @@ class Simulator:
         schema = load_schema(lean)
         with world.lock:
             world.advance()
-            if fast_path_applies(document, operation):
-                try:
-                    data = _FastExecutor(schema, document, context).run(operation)
-                except Exception:
-                    logger.debug("fast path fell back to graphql-core", exc_info=True)
-                else:
+            if self.shortcut is not None:
+                data = self.shortcut(schema, document, operation, context)
+                if data is not None:
                     return {"data": data}
             result = execute(
                 schema,
@@ -1220,6 +842,7 @@ def start_simulator(
     step_seconds: float = DEFAULT_STEP_SECONDS,
     active_stacks: int = DEFAULT_ACTIVE_STACKS,
     clock: Callable[[], float] = time.time,
+    shortcut: Shortcut | None = None,
 ) -> SimulatorHandle:
     """Build a world and serve it on `host:port` (0: a free port) from a daemon thread."""
     world = World(stacks, seed, clock=clock, step_seconds=step_seconds, active_stacks=active_stacks)
@@ -1229,6 +852,7 @@ def start_simulator(
         key_secret=key_secret,
         token_lifetime=token_lifetime,
         clock=clock,
+        shortcut=shortcut,
     )
     simulator.set_faults(latency=latency, mode=fault, hang_seconds=hang_seconds)
     server = _Server((host, port), simulator)

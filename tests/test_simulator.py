@@ -16,16 +16,13 @@ import requests
 from graphql import GraphQLObjectType, GraphQLUnionType, execute
 from graphql.utilities import get_operation_ast
 
+from bench.fast_graphql import execute_plain, fast_path_applies
+from simulator.schema import RequestContext, load_schema, prepare
 from simulator.server import (
     DEFAULT_KEY_ID,
     DEFAULT_KEY_SECRET,
-    RequestContext,
     Simulator,
     SimulatorHandle,
-    _FastExecutor,
-    _prepare,
-    fast_path_applies,
-    load_schema,
     start_simulator,
 )
 from simulator.world import (
@@ -151,6 +148,12 @@ def test_schema_builds_with_every_documented_type_and_enum_value() -> None:
     assert isinstance(stack, GraphQLObjectType)
     documented = set(DOCUMENTED_STACK_FIELDS.split())
     assert documented <= set(stack.fields)
+
+
+def test_it_offers_only_the_mutations_the_portal_and_spacelifts_clients_send() -> None:
+    mutation = load_schema().mutation_type
+    assert mutation is not None
+    assert set(mutation.fields) == {"apiKeyUser", "runTrigger", "runConfirm", "runDiscard"}
 
 
 def test_every_stack_and_run_field_resolves_for_every_stack(sim: SimulatorHandle) -> None:
@@ -434,10 +437,10 @@ def test_search_stacks_clamps_first_to_fifty_and_filters(sim: SimulatorHandle) -
     assert "unknown predicate field" in body["errors"][0]["message"]
 
 
-def test_the_fast_path_answers_exactly_like_graphql_core() -> None:
+def test_benchs_fast_path_answers_exactly_like_graphql_core() -> None:
     world = World(clock=FakeClock())
     simulator = Simulator(world)
-    prepared = _prepare(
+    prepared = prepare(
         f"""query Plain {{ stacks {{ ...S alias: id __typename }} spaces {{ id name }} }}
         fragment S on Stack {{ {STACK_FIELDS} }}"""
     )
@@ -447,10 +450,10 @@ def test_the_fast_path_answers_exactly_like_graphql_core() -> None:
     assert fast_path_applies(prepared.document, operation)
     context = RequestContext(simulator, world, "api::test")
 
-    fast = _FastExecutor(simulator.schema, prepared.document, context).run(operation)
+    fast = execute_plain(simulator.schema, prepared.document, operation, context)
     slow = execute(simulator.schema, prepared.document, context_value=context)
 
-    assert slow.errors is None
+    assert slow.errors is None and fast is not None
     assert fast == slow.data
     assert [list(s) for s in fast["stacks"]] == [list(s) for s in slow.data["stacks"]]
 
@@ -539,7 +542,7 @@ def test_triggered_runs_queue_plan_and_wait_for_confirmation() -> None:
             assert stack.state == "PREPARING_APPLY"
 
 
-def test_confirm_discard_lock_and_unlock(sim: SimulatorHandle) -> None:
+def test_confirm_discard_and_what_refuses_a_trigger(sim: SimulatorHandle) -> None:
     token = exchange(sim)
     world = sim.world
     waiting = next(
@@ -554,15 +557,6 @@ def test_confirm_discard_lock_and_unlock(sim: SimulatorHandle) -> None:
     assert waiting.state == "DISCARDED"
     again = post(sim, CONFIRM, {"s": waiting.id}, token=token).json()
     assert "no run awaiting confirmation" in again["errors"][0]["message"]
-
-    free = next(s for s in world.stacks if s.can_write and not s.locked_by)
-    lock = """mutation($s: ID!) { stackLock(id: $s, note: "deploying") { lockedBy lockNote } }"""
-    locked = post(sim, lock, {"s": free.id}, token=token).json()["data"]["stackLock"]
-    assert locked == {"lockedBy": f"api::{sim.key_id}", "lockNote": "deploying"}
-    unlock = "mutation($s: ID!) { stackUnlock(id: $s) { lockedBy } }"
-    assert post(sim, unlock, {"s": free.id}, token=token).json()["data"] == {
-        "stackUnlock": {"lockedBy": None}
-    }
 
     others = next(s for s in world.stacks if s.locked_by and s.can_write)
     refused = post(sim, TRIGGER, {"s": others.id}, token=token).json()
