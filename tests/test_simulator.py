@@ -17,6 +17,7 @@ from graphql import GraphQLObjectType, GraphQLUnionType, execute
 from graphql.utilities import get_operation_ast
 
 from bench.fast_graphql import execute_plain, fast_path_applies
+from simulator.model import RUN_STATES, RUN_TYPES, STACK_STATES, TERMINAL_RUN_STATES
 from simulator.schema import RequestContext, load_schema, prepare
 from simulator.server import (
     DEFAULT_KEY_ID,
@@ -25,14 +26,7 @@ from simulator.server import (
     SimulatorHandle,
     start_simulator,
 )
-from simulator.world import (
-    RUN_STATES,
-    RUN_TYPES,
-    RUNS_PAGE_SIZE,
-    STACK_STATES,
-    TERMINAL_RUN_STATES,
-    World,
-)
+from simulator.world import RUNS_PAGE_SIZE, World
 
 EXCHANGE = """
 mutation ApiKeyUser($id: ID!, $secret: String!) {
@@ -249,15 +243,12 @@ def test_the_world_has_locked_disabled_drifted_and_public_pool_stacks() -> None:
     assert any(label.startswith("folder:") for s in stacks for label in s.labels)
 
 
-def test_a_ten_thousand_stack_world_builds_quickly_with_unique_slugs() -> None:
-    started = time.perf_counter()
-    world = World(stack_count=10_000, clock=FakeClock())
-    elapsed = time.perf_counter() - started
+def test_a_ten_thousand_stack_world_has_unique_slugs_and_finds_a_runs_stack() -> None:
+    world = World(stack_count=10_000, clock=FakeClock())  # how fast: make bench, not a test
 
     ids = [stack.id for stack in world.stacks]
     assert len(set(ids)) == 10_000
     assert all(re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", stack_id) for stack_id in ids)
-    assert elapsed < 5  # about one second on a laptop
     last = world.stacks[-1]
     assert world.stack_of_run(world.runs_page(last, "TRACKED", None)[-1].id) is last
 
