@@ -57,7 +57,13 @@ from graphql.utilities import get_operation_ast
 
 from . import realism
 from .schema import PUBLIC_ROOT_FIELDS, RequestContext, load_schema, prepare, root_fields_of
-from .world import DEFAULT_ACTIVE_STACKS, DEFAULT_SEED, DEFAULT_STEP_SECONDS, World
+from .world import (
+    DEFAULT_ACTIVE_STACKS,
+    DEFAULT_SEED,
+    DEFAULT_STEP_SECONDS,
+    PristineWorld,
+    World,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -186,12 +192,18 @@ class Simulator:
         self.key_secret = key_secret
         self.token_lifetime = token_lifetime
         self.clock = clock
-        self.faults = faults or Faults()
+        self.faults = Faults()
         self.base_url = "http://127.0.0.1"  # set once the server has a port
         self.stopping = threading.Event()
         self._lock = threading.Lock()
         self._signing_key = secrets.token_bytes(32)  # tokens die with the process
         self._stats = _empty_stats(clock())
+        # What reset() goes back to. The pristine world is made at the first reset, so a
+        # simulator that is never reset (python -m simulator, bench) never builds it.
+        self._start_faults = self.set_faults(**(faults or Faults()).as_dict())
+        self._start_credentials = (key_id, key_secret, self._signing_key)
+        self._start_world = (len(world.stacks), world.seed, len(world.active_stack_ids))
+        self._pristine: PristineWorld | None = None
         self.schema = load_schema()
         self.shortcut = shortcut
 
@@ -256,6 +268,26 @@ class Simulator:
             self.key_secret = key_secret or self.key_secret
             if revoke_tokens:
                 self._signing_key = secrets.token_bytes(32)
+
+    def reset(self) -> None:
+        """Back to how the simulator started: its world built anew at the present (the same
+        seed and size, whatever was rebuilt, mutated or scripted since), the first key and
+        the tokens issued for it, the first faults, zero counters."""
+        if self._pristine is None:
+            stack_count, seed, active_stacks = self._start_world
+            self._pristine = PristineWorld(
+                stack_count,
+                seed,
+                clock=self.world.clock,
+                step_seconds=self.world.step_seconds,
+                active_stacks=active_stacks,
+            )
+        world = self._pristine.fresh()
+        with self._lock:
+            self.world = world
+            self.key_id, self.key_secret, self._signing_key = self._start_credentials
+            self.faults = Faults(**self._start_faults)
+            self._stats = _empty_stats(self.clock())
 
     # -- faults and counters -----------------------------------------------------------------
 
@@ -806,6 +838,11 @@ class SimulatorHandle:
     def step(self) -> None:
         self.simulator.world.step()
 
+    def reset(self) -> None:
+        """As it started: the world anew, no faults but the first, zero counters (tests call
+        this before each test, so no test sees what another did)."""
+        self.simulator.reset()
+
     def rebuild_world(self, stacks: int, seed: int | str | None = None) -> World:
         return self.simulator.rebuild_world(stacks, seed)
 
@@ -852,9 +889,9 @@ def start_simulator(
         key_secret=key_secret,
         token_lifetime=token_lifetime,
         clock=clock,
+        faults=Faults(latency=latency, mode=fault, hang_seconds=hang_seconds),
         shortcut=shortcut,
     )
-    simulator.set_faults(latency=latency, mode=fault, hang_seconds=hang_seconds)
     server = _Server((host, port), simulator)
     bound_host, bound_port = server.server_address[:2]
     simulator.base_url = f"http://{bound_host}:{bound_port}"

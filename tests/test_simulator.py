@@ -5,6 +5,7 @@ No database: every test talks to `start_simulator()` on a free port, or to a `Wo
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import time
@@ -17,16 +18,18 @@ from graphql import GraphQLObjectType, GraphQLUnionType, execute
 from graphql.utilities import get_operation_ast
 
 from bench.fast_graphql import execute_plain, fast_path_applies
-from simulator.model import RUN_STATES, RUN_TYPES, STACK_STATES, TERMINAL_RUN_STATES
+from simulator.logs import logbook
+from simulator.model import RUN_STATES, RUN_TYPES, STACK_STATES, TERMINAL_RUN_STATES, Run
 from simulator.schema import RequestContext, load_schema, prepare
 from simulator.server import (
     DEFAULT_KEY_ID,
     DEFAULT_KEY_SECRET,
+    Faults,
     Simulator,
     SimulatorHandle,
     start_simulator,
 )
-from simulator.world import RUNS_PAGE_SIZE, World
+from simulator.world import RUNS_PAGE_SIZE, PristineWorld, World
 
 EXCHANGE = """
 mutation ApiKeyUser($id: ID!, $secret: String!) {
@@ -93,12 +96,9 @@ def sim() -> Iterator[SimulatorHandle]:
 
 
 @pytest.fixture(autouse=True)
-def _clean(request: pytest.FixtureRequest) -> Iterator[None]:
-    yield
+def _clean(request: pytest.FixtureRequest) -> None:
     if "sim" in request.fixturenames:
-        handle = request.getfixturevalue("sim")
-        handle.clear_faults()
-        handle.reset_stats()
+        request.getfixturevalue("sim").reset()
 
 
 def post(handle: SimulatorHandle, query: str, variables=None, token=None, **kwargs) -> Any:
@@ -222,6 +222,46 @@ def test_the_world_is_deterministic_from_its_seed() -> None:
     assert fingerprint(World(seed=7, clock=FakeClock())) != fingerprint(
         World(seed=8, clock=FakeClock())
     )
+
+
+def everything_in(world: World) -> dict[str, Any]:
+    """The world's records as plain data, every field, to compare two worlds with."""
+
+    def plain(value: Any) -> Any:
+        if dataclasses.is_dataclass(value):
+            fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+            if isinstance(value, Run):
+                fields["stack"] = value.stack.id  # not the stack again
+            return {"type": type(value).__name__, **{k: plain(v) for k, v in fields.items()}}
+        if isinstance(value, list | tuple):
+            return [plain(item) for item in value]
+        return value
+
+    for stack in world.stacks:  # what is made on first use, too
+        stack.ensure_history()
+        stack.ensure_details()
+    return {
+        "anchor": world.anchor,
+        "ticks": world.ticks,
+        "active": list(world.active_stack_ids),
+        **{name: plain(getattr(world, name)) for name in ("spaces", "stacks", "modules")},
+    }
+
+
+def test_a_pristine_world_hands_out_the_world_that_would_be_built_now() -> None:
+    clock = FakeClock()
+    pristine = PristineWorld(48, 7, clock=clock, step_seconds=7, active_stacks=6)
+    clock.now += 86_400 + 12.5  # a day later, between two seconds
+
+    fresh, built = pristine.fresh(), World(48, 7, clock=clock, step_seconds=7)
+    assert fresh.anchor == int(clock.now)
+    assert everything_in(fresh) == everything_in(built)
+    assert fresh.stack_of_run(fresh.stacks[0].tracked[0].id) is fresh.stacks[0]
+
+    clock.now += 7 * 30
+    assert fresh.advance() == built.advance() == 30
+    assert everything_in(fresh) == everything_in(built)
+    assert pristine.fresh().stacks[0] is not fresh.stacks[0]  # each one a copy of its own
 
 
 def test_the_world_holds_untrusted_text_for_escaping_tests() -> None:
@@ -707,6 +747,31 @@ def test_the_log_never_holds_the_secret_variables_or_token(
     assert "POST /graphql stack 200" in text
     for leak in (sim.key_secret, token, "payments-prod", "Bearer"):
         assert leak not in text
+
+
+def test_reset_puts_back_the_world_key_faults_and_counters_it_started_with() -> None:
+    clock = FakeClock()
+    with start_simulator(port=0, stacks=20, seed=5, clock=clock, latency=0.25) as handle:
+        first_token = exchange(handle)
+        stack = next(s for s in handle.world.stacks if s.state == "UNCONFIRMED" and s.can_write)
+        post(handle, CONFIRM, {"s": stack.id}, token=first_token)
+        handle.step()
+        logbook(handle.world).script(stack.tracked[0].id, "PLANNING", ["scripted"])
+        handle.rebuild_world(3, seed=1)
+        handle.set_faults(mode="http500", unauthorized_once=True)
+        handle.set_credentials(key_secret="another-secret", revoke_tokens=True)
+        clock.now += 600  # ten minutes later (the first token is good for an hour)
+
+        handle.reset()
+
+        assert everything_in(handle.world) == everything_in(World(20, 5, clock=clock))
+        assert "logbook" not in vars(handle.world)  # scripted logs went with the old world
+        assert handle.faults() == Faults(latency=0.25).as_dict()
+        assert handle.key_secret == DEFAULT_KEY_SECRET
+        assert handle.stats()["requests"] == 0
+        handle.set_faults(latency=0)
+        body = post(handle, "{ viewer { id } }", token=first_token).json()
+        assert body["data"]["viewer"]["id"] == f"api::{handle.key_id}"  # its tokens are good
 
 
 def test_the_world_can_be_rebuilt_at_another_size(sim: SimulatorHandle) -> None:
