@@ -16,14 +16,14 @@ import os
 import sys
 import time
 
-from simulator.server import (
+from simulator.api import (
     DEFAULT_KEY_ID,
     DEFAULT_KEY_SECRET,
     DEFAULT_TOKEN_LIFETIME,
     FAULT_MODES,
     Shortcut,
-    start_simulator,
 )
+from simulator.server import start_simulator
 from simulator.world import DEFAULT_SEED, DEFAULT_STACK_COUNT, DEFAULT_STEP_SECONDS
 
 DEFAULT_PORT = 8765

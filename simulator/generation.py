@@ -1,5 +1,7 @@
-"""Building a seeded world: the pools it draws from, stacks with their latest runs, and the
-older runs and details that are made the first time a stack is asked for them.
+"""Building a seeded world: stacks with their latest runs, and what is made on first use.
+
+The pools it draws from come first; a stack's older runs and its details are made the first
+time the stack is asked for them.
 
 Everything is deterministic from a seed and the time the world is built at (its anchor), so
 a test can rebuild the same account: `generate()` makes it, and `move_in_time()` turns a

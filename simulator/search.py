@@ -1,5 +1,7 @@
-"""Searching stacks and modules as `searchStacks`/`searchModules` do: full text, predicates,
-order and cursor paging (docs/spacelift-api.md, "Queries")."""
+"""searchStacks and searchModules: full text, predicates, order and cursor paging.
+
+As docs/spacelift-api.md, "Queries", describes them; an unknown field is a WorldError.
+"""
 
 from __future__ import annotations
 

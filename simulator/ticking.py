@@ -1,5 +1,4 @@
-"""Time in a world: ticks that move runs through their states, and the pushes and colleagues
-that keep an account busy.
+"""Time in a world: ticks that move runs through their states, new pushes, and colleagues.
 
 Time moves lazily: `advance(now)` (the world calls it before every request) plays every tick
 of `step_seconds` that has passed. On each tick, every moving run takes one transition. A

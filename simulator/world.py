@@ -192,24 +192,25 @@ class World:
         self, stack_id: str, run_id: str | None, actor: str, note: str | None = None
     ) -> Run:
         with self.lock:
-            stack = self._writable_stack(stack_id)
-            run = self._pending_run(stack, run_id)
-            if run.state != "UNCONFIRMED":
-                raise WorldError(f"run {run.id} is {run.state}, not UNCONFIRMED")
-            self._timeline.set_state(run, "CONFIRMED", int(self.clock()), actor, note)
-            self._timeline.keep_moving(run)
+            run = self._answer_plan(stack_id, run_id, "CONFIRMED", actor, note)
+            self._timeline.keep_moving(run)  # on to PREPARING_APPLY and APPLYING
             return run
 
     def discard_run(
         self, stack_id: str, run_id: str | None, actor: str, note: str | None = None
     ) -> Run:
         with self.lock:
-            stack = self._writable_stack(stack_id)
-            run = self._pending_run(stack, run_id)
-            if run.state != "UNCONFIRMED":
-                raise WorldError(f"run {run.id} is {run.state}, not UNCONFIRMED")
-            self._timeline.set_state(run, "DISCARDED", int(self.clock()), actor, note)
-            return run
+            return self._answer_plan(stack_id, run_id, "DISCARDED", actor, note)
+
+    def _answer_plan(
+        self, stack_id: str, run_id: str | None, state: str, actor: str, note: str | None
+    ) -> Run:
+        """A person's answer to a plan that awaits confirmation: runConfirm or runDiscard."""
+        run = self._pending_run(self._writable_stack(stack_id), run_id)
+        if run.state != "UNCONFIRMED":
+            raise WorldError(f"run {run.id} is {run.state}, not UNCONFIRMED")
+        self._timeline.set_state(run, state, int(self.clock()), actor, note)
+        return run
 
     # -- search ----------------------------------------------------------------------------
 

@@ -18,17 +18,11 @@ from graphql import GraphQLObjectType, GraphQLUnionType, execute
 from graphql.utilities import get_operation_ast
 
 from bench.fast_graphql import execute_plain, fast_path_applies
+from simulator.api import DEFAULT_KEY_ID, DEFAULT_KEY_SECRET, Faults, Simulator
 from simulator.logs import logbook
 from simulator.model import RUN_STATES, RUN_TYPES, STACK_STATES, TERMINAL_RUN_STATES, Run
 from simulator.schema import RequestContext, load_schema, prepare
-from simulator.server import (
-    DEFAULT_KEY_ID,
-    DEFAULT_KEY_SECRET,
-    Faults,
-    Simulator,
-    SimulatorHandle,
-    start_simulator,
-)
+from simulator.server import SimulatorHandle, start_simulator
 from simulator.world import RUNS_PAGE_SIZE, PristineWorld, World
 
 EXCHANGE = """
