@@ -595,6 +595,8 @@ def generate(
 
 
 class _Builder:
+    """One account in the making: the world's random stream and what is built so far."""
+
     def __init__(self, seed: int | str, anchor: int, step_seconds: float) -> None:
         self.seed = seed
         self.anchor = anchor
