@@ -84,7 +84,7 @@ def simulator(stacks: int, step_seconds: float = 7.0):
         [
             PY,
             "-m",
-            "simulator",
+            "bench.simulator",  # the simulator with bench's fast path for large queries
             "--quiet",
             "--port",
             str(port),

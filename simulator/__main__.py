@@ -16,13 +16,14 @@ import os
 import sys
 import time
 
-from simulator.server import (
+from simulator.api import (
     DEFAULT_KEY_ID,
     DEFAULT_KEY_SECRET,
     DEFAULT_TOKEN_LIFETIME,
     FAULT_MODES,
-    start_simulator,
+    Shortcut,
 )
+from simulator.server import start_simulator
 from simulator.world import DEFAULT_SEED, DEFAULT_STACK_COUNT, DEFAULT_STEP_SECONDS
 
 DEFAULT_PORT = 8765
@@ -68,7 +69,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, shortcut: Shortcut | None = None) -> int:
+    """Serve until Ctrl-C; `shortcut` is bench's fast path (bench/simulator.py), else none."""
     args = parse_args(argv)
     key_id = args.key_id or os.environ.get("SIMULATOR_KEY_ID") or DEFAULT_KEY_ID
     key_secret = args.key_secret or os.environ.get("SIMULATOR_KEY_SECRET") or DEFAULT_KEY_SECRET
@@ -85,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             latency=args.latency,
             fault=args.fault,
             step_seconds=args.step_seconds,
+            shortcut=shortcut,
         )
     except (OSError, ValueError) as exc:
         print(f"cannot start the simulator: {exc}", file=sys.stderr)

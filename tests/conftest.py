@@ -55,13 +55,12 @@ def fresh_portal_state() -> None:
 
 @pytest.fixture
 def sim(simulator):
-    """The shared simulator with no faults, fresh counters, and an empty portal cache."""
-    simulator.set_faults(mode=None, latency=0, unauthorized_once=False, registry_no_access=False)
-    simulator.reset_stats()
+    """The shared simulator as it started (its world built anew, no faults, zero counters, the
+    first key), and an empty portal cache: no test sees what another did."""
+    simulator.reset()
     fresh_portal_state()
     yield simulator
     service_clock.reset()
-    simulator.set_faults(mode=None, latency=0, unauthorized_once=False, registry_no_access=False)
 
 
 @pytest.fixture

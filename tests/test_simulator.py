@@ -5,6 +5,7 @@ No database: every test talks to `start_simulator()` on a free port, or to a `Wo
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import time
@@ -16,26 +17,13 @@ import requests
 from graphql import GraphQLObjectType, GraphQLUnionType, execute
 from graphql.utilities import get_operation_ast
 
-from simulator.server import (
-    DEFAULT_KEY_ID,
-    DEFAULT_KEY_SECRET,
-    RequestContext,
-    Simulator,
-    SimulatorHandle,
-    _FastExecutor,
-    _prepare,
-    fast_path_applies,
-    load_schema,
-    start_simulator,
-)
-from simulator.world import (
-    RUN_STATES,
-    RUN_TYPES,
-    RUNS_PAGE_SIZE,
-    STACK_STATES,
-    TERMINAL_RUN_STATES,
-    World,
-)
+from bench.fast_graphql import execute_plain, fast_path_applies
+from simulator.api import DEFAULT_KEY_ID, DEFAULT_KEY_SECRET, Faults, Simulator
+from simulator.logs import logbook
+from simulator.model import RUN_STATES, RUN_TYPES, STACK_STATES, TERMINAL_RUN_STATES, Run
+from simulator.schema import RequestContext, load_schema, prepare
+from simulator.server import SimulatorHandle, start_simulator
+from simulator.world import RUNS_PAGE_SIZE, PristineWorld, World
 
 EXCHANGE = """
 mutation ApiKeyUser($id: ID!, $secret: String!) {
@@ -102,12 +90,9 @@ def sim() -> Iterator[SimulatorHandle]:
 
 
 @pytest.fixture(autouse=True)
-def _clean(request: pytest.FixtureRequest) -> Iterator[None]:
-    yield
+def _clean(request: pytest.FixtureRequest) -> None:
     if "sim" in request.fixturenames:
-        handle = request.getfixturevalue("sim")
-        handle.clear_faults()
-        handle.reset_stats()
+        request.getfixturevalue("sim").reset()
 
 
 def post(handle: SimulatorHandle, query: str, variables=None, token=None, **kwargs) -> Any:
@@ -151,6 +136,12 @@ def test_schema_builds_with_every_documented_type_and_enum_value() -> None:
     assert isinstance(stack, GraphQLObjectType)
     documented = set(DOCUMENTED_STACK_FIELDS.split())
     assert documented <= set(stack.fields)
+
+
+def test_it_offers_only_the_mutations_the_portal_and_spacelifts_clients_send() -> None:
+    mutation = load_schema().mutation_type
+    assert mutation is not None
+    assert set(mutation.fields) == {"apiKeyUser", "runTrigger", "runConfirm", "runDiscard"}
 
 
 def test_every_stack_and_run_field_resolves_for_every_stack(sim: SimulatorHandle) -> None:
@@ -227,6 +218,46 @@ def test_the_world_is_deterministic_from_its_seed() -> None:
     )
 
 
+def everything_in(world: World) -> dict[str, Any]:
+    """The world's records as plain data, every field, to compare two worlds with."""
+
+    def plain(value: Any) -> Any:
+        if dataclasses.is_dataclass(value):
+            fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+            if isinstance(value, Run):
+                fields["stack"] = value.stack.id  # not the stack again
+            return {"type": type(value).__name__, **{k: plain(v) for k, v in fields.items()}}
+        if isinstance(value, list | tuple):
+            return [plain(item) for item in value]
+        return value
+
+    for stack in world.stacks:  # what is made on first use, too
+        stack.ensure_history()
+        stack.ensure_details()
+    return {
+        "anchor": world.anchor,
+        "ticks": world.ticks,
+        "active": list(world.active_stack_ids),
+        **{name: plain(getattr(world, name)) for name in ("spaces", "stacks", "modules")},
+    }
+
+
+def test_a_pristine_world_hands_out_the_world_that_would_be_built_now() -> None:
+    clock = FakeClock()
+    pristine = PristineWorld(48, 7, clock=clock, step_seconds=7, active_stacks=6)
+    clock.now += 86_400 + 12.5  # a day later, between two seconds
+
+    fresh, built = pristine.fresh(), World(48, 7, clock=clock, step_seconds=7)
+    assert fresh.anchor == int(clock.now)
+    assert everything_in(fresh) == everything_in(built)
+    assert fresh.stack_of_run(fresh.stacks[0].tracked[0].id) is fresh.stacks[0]
+
+    clock.now += 7 * 30
+    assert fresh.advance() == built.advance() == 30
+    assert everything_in(fresh) == everything_in(built)
+    assert pristine.fresh().stacks[0] is not fresh.stacks[0]  # each one a copy of its own
+
+
 def test_the_world_holds_untrusted_text_for_escaping_tests() -> None:
     world = World(clock=FakeClock())
     assert any("<script>alert(1)</script>" in (s.description or "") for s in world.stacks)
@@ -246,15 +277,12 @@ def test_the_world_has_locked_disabled_drifted_and_public_pool_stacks() -> None:
     assert any(label.startswith("folder:") for s in stacks for label in s.labels)
 
 
-def test_a_ten_thousand_stack_world_builds_quickly_with_unique_slugs() -> None:
-    started = time.perf_counter()
-    world = World(stack_count=10_000, clock=FakeClock())
-    elapsed = time.perf_counter() - started
+def test_a_ten_thousand_stack_world_has_unique_slugs_and_finds_a_runs_stack() -> None:
+    world = World(stack_count=10_000, clock=FakeClock())  # how fast: make bench, not a test
 
     ids = [stack.id for stack in world.stacks]
     assert len(set(ids)) == 10_000
     assert all(re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", stack_id) for stack_id in ids)
-    assert elapsed < 5  # about one second on a laptop
     last = world.stacks[-1]
     assert world.stack_of_run(world.runs_page(last, "TRACKED", None)[-1].id) is last
 
@@ -434,10 +462,10 @@ def test_search_stacks_clamps_first_to_fifty_and_filters(sim: SimulatorHandle) -
     assert "unknown predicate field" in body["errors"][0]["message"]
 
 
-def test_the_fast_path_answers_exactly_like_graphql_core() -> None:
+def test_benchs_fast_path_answers_exactly_like_graphql_core() -> None:
     world = World(clock=FakeClock())
     simulator = Simulator(world)
-    prepared = _prepare(
+    prepared = prepare(
         f"""query Plain {{ stacks {{ ...S alias: id __typename }} spaces {{ id name }} }}
         fragment S on Stack {{ {STACK_FIELDS} }}"""
     )
@@ -447,10 +475,10 @@ def test_the_fast_path_answers_exactly_like_graphql_core() -> None:
     assert fast_path_applies(prepared.document, operation)
     context = RequestContext(simulator, world, "api::test")
 
-    fast = _FastExecutor(simulator.schema, prepared.document, context).run(operation)
+    fast = execute_plain(simulator.schema, prepared.document, operation, context)
     slow = execute(simulator.schema, prepared.document, context_value=context)
 
-    assert slow.errors is None
+    assert slow.errors is None and fast is not None
     assert fast == slow.data
     assert [list(s) for s in fast["stacks"]] == [list(s) for s in slow.data["stacks"]]
 
@@ -539,7 +567,7 @@ def test_triggered_runs_queue_plan_and_wait_for_confirmation() -> None:
             assert stack.state == "PREPARING_APPLY"
 
 
-def test_confirm_discard_lock_and_unlock(sim: SimulatorHandle) -> None:
+def test_confirm_discard_and_what_refuses_a_trigger(sim: SimulatorHandle) -> None:
     token = exchange(sim)
     world = sim.world
     waiting = next(
@@ -554,15 +582,6 @@ def test_confirm_discard_lock_and_unlock(sim: SimulatorHandle) -> None:
     assert waiting.state == "DISCARDED"
     again = post(sim, CONFIRM, {"s": waiting.id}, token=token).json()
     assert "no run awaiting confirmation" in again["errors"][0]["message"]
-
-    free = next(s for s in world.stacks if s.can_write and not s.locked_by)
-    lock = """mutation($s: ID!) { stackLock(id: $s, note: "deploying") { lockedBy lockNote } }"""
-    locked = post(sim, lock, {"s": free.id}, token=token).json()["data"]["stackLock"]
-    assert locked == {"lockedBy": f"api::{sim.key_id}", "lockNote": "deploying"}
-    unlock = "mutation($s: ID!) { stackUnlock(id: $s) { lockedBy } }"
-    assert post(sim, unlock, {"s": free.id}, token=token).json()["data"] == {
-        "stackUnlock": {"lockedBy": None}
-    }
 
     others = next(s for s in world.stacks if s.locked_by and s.can_write)
     refused = post(sim, TRIGGER, {"s": others.id}, token=token).json()
@@ -722,6 +741,31 @@ def test_the_log_never_holds_the_secret_variables_or_token(
     assert "POST /graphql stack 200" in text
     for leak in (sim.key_secret, token, "payments-prod", "Bearer"):
         assert leak not in text
+
+
+def test_reset_puts_back_the_world_key_faults_and_counters_it_started_with() -> None:
+    clock = FakeClock()
+    with start_simulator(port=0, stacks=20, seed=5, clock=clock, latency=0.25) as handle:
+        first_token = exchange(handle)
+        stack = next(s for s in handle.world.stacks if s.state == "UNCONFIRMED" and s.can_write)
+        post(handle, CONFIRM, {"s": stack.id}, token=first_token)
+        handle.step()
+        logbook(handle.world).script(stack.tracked[0].id, "PLANNING", ["scripted"])
+        handle.rebuild_world(3, seed=1)
+        handle.set_faults(mode="http500", unauthorized_once=True)
+        handle.set_credentials(key_secret="another-secret", revoke_tokens=True)
+        clock.now += 600  # ten minutes later (the first token is good for an hour)
+
+        handle.reset()
+
+        assert everything_in(handle.world) == everything_in(World(20, 5, clock=clock))
+        assert "logbook" not in vars(handle.world)  # scripted logs went with the old world
+        assert handle.faults() == Faults(latency=0.25).as_dict()
+        assert handle.key_secret == DEFAULT_KEY_SECRET
+        assert handle.stats()["requests"] == 0
+        handle.set_faults(latency=0)
+        body = post(handle, "{ viewer { id } }", token=first_token).json()
+        assert body["data"]["viewer"]["id"] == f"api::{handle.key_id}"  # its tokens are good
 
 
 def test_the_world_can_be_rebuilt_at_another_size(sim: SimulatorHandle) -> None:
