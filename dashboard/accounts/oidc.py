@@ -8,16 +8,16 @@ come from `<issuer>/.well-known/openid-configuration` (OpenID Connect Discovery 
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured, SuspiciousOperation
 
 from dashboard.spacelift.account import is_loopback_host
+from dashboard.spacelift.clock import clock
+from dashboard.spacelift.shared_cache import shared_cache
 
 # A provider's configuration and keys change rarely; an hour bounds how long a rotated-out
 # key is still accepted, and an unknown key ID refetches the keys at once.
@@ -32,8 +32,8 @@ SIGNING_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES2
 
 
 def now() -> float:
-    """The clock that checks token expiry; tests move it instead of waiting."""
-    return time.time()
+    """The clock that checks token expiry: the service's, which tests move instead of waiting."""
+    return clock()
 
 
 class SignInError(Exception):
@@ -127,7 +127,7 @@ def _cache_key(kind: str) -> str:
 
 def discover() -> Provider:
     key = _cache_key("discovery")
-    document = cache.get(key)
+    document = shared_cache.get(key)
     if document is None:
         issuer = settings.PORTAL_OIDC_ISSUER
         document = _get_json(issuer.rstrip("/") + "/.well-known/openid-configuration")
@@ -140,7 +140,7 @@ def discover() -> Provider:
         for name in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
             if not isinstance(document.get(name), str):
                 raise ProviderUnavailable(f"The sign-in provider publishes no {name}.")
-        cache.set(key, document, DISCOVERY_SECONDS)
+        shared_cache.set(key, document, DISCOVERY_SECONDS)
     algorithms = document.get("id_token_signing_alg_values_supported") or ["RS256"]
     auth_methods = document.get("token_endpoint_auth_methods_supported") or []
     return Provider(
@@ -158,11 +158,11 @@ def discover() -> Provider:
 def published_keys(refresh: bool = False) -> list[dict]:
     """The provider's JWKS; `refresh` refetches (a key ID we do not know may be a new key)."""
     key = _cache_key("jwks")
-    keys = None if refresh else cache.get(key)
+    keys = None if refresh else shared_cache.get(key)
     if keys is None:
         document = _get_json(discover().jwks_uri)
         keys = [k for k in document.get("keys", []) if isinstance(k, dict)]
-        cache.set(key, keys, JWKS_SECONDS)
+        shared_cache.set(key, keys, JWKS_SECONDS)
     return keys
 
 
