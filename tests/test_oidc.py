@@ -3,11 +3,11 @@ roles from groups, and every refusal a clear page that signs no one in."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 
 from dashboard.accounts import oidc
@@ -108,14 +108,18 @@ def test_removal_from_the_staff_group_takes_staff_away_at_next_sign_in(client, s
     assert "staff to viewer" in change.message
 
 
-def test_groups_in_the_id_token_are_read_from_it(client, sso, settings):
+def discovered_with(monkeypatch, **changes) -> None:
+    """The provider as discovered, with some of what it publishes changed."""
+    discover = oidc.discover
+    monkeypatch.setattr(oidc, "discover", lambda: dataclasses.replace(discover(), **changes))
+
+
+def test_groups_in_the_id_token_are_read_from_it(client, sso, settings, monkeypatch):
     with oidc_provider([CALLBACK], groups_in_id_token=True) as provider:
         settings.PORTAL_OIDC_ISSUER = provider.issuer
-        cache.clear()
         callback = walk_provider(start(client), "otto-sub", CALLBACK)
         # No userinfo endpoint to fall back on: the groups can only come from the ID token.
-        discovery = cache.get(f"oidc:discovery:{provider.issuer}")
-        cache.set(f"oidc:discovery:{provider.issuer}", {**discovery, "userinfo_endpoint": ""})
+        discovered_with(monkeypatch, userinfo_endpoint="")
         client.get(callback.removeprefix("http://testserver"))
     assert signed_in_user(client).has_perm("dashboard.operate_stacks")
 
@@ -246,13 +250,9 @@ def test_a_provider_that_is_down_gets_a_clear_page(client, sso, settings):
     assert "did not answer" in response.content.decode()
 
 
-def test_a_provider_going_down_mid_sign_in_gets_a_clear_page(client, sso):
+def test_a_provider_going_down_mid_sign_in_gets_a_clear_page(client, sso, monkeypatch):
     url = walk_provider(start(client), "ada-sub", CALLBACK)
-    oidc.discover()  # cached, as it would be
-    cache.set(f"oidc:discovery:{sso.issuer}", {
-        **cache.get(f"oidc:discovery:{sso.issuer}"),
-        "token_endpoint": f"http://127.0.0.1:{free_port()}/token",
-    })  # fmt: skip
+    discovered_with(monkeypatch, token_endpoint=f"http://127.0.0.1:{free_port()}/token")
     response = client.get(url.removeprefix("http://testserver"))
     refused(response, "did not answer")
     assert not signed_in_user(client).is_authenticated
