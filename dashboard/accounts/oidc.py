@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import requests
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, SuspiciousOperation
 
+from dashboard.spacelift import errors, outbound
 from dashboard.spacelift.account import is_loopback_host
 from dashboard.spacelift.clock import clock
 from dashboard.spacelift.shared_cache import shared_cache
@@ -108,10 +108,10 @@ class Provider:
 
 def _get_json(url: str) -> dict:
     try:
-        response = requests.get(url, timeout=TIMEOUT)
-        response.raise_for_status()
+        response = outbound.request("GET", url, who="the sign-in provider", timeout=TIMEOUT)
+        errors.raise_for_status(response, "The sign-in provider")
         data = response.json()
-    except (requests.RequestException, ValueError) as exc:
+    except (errors.SpaceliftError, ValueError) as exc:
         raise ProviderUnavailable(
             f"The sign-in provider did not answer ({type(exc).__name__}). Try again later, "
             "or sign in with a password if your administrator allows it."

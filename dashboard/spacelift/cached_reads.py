@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 from cachetools import LRUCache
 from django.conf import settings
 
-from . import budget, errors, process_state
+from . import budget, errors, outbound, process_state
 from .account import Connection
 from .client import SpaceliftClient
 from .clock import clock
@@ -62,11 +62,10 @@ _clients: LRUCache[str, SpaceliftClient] = LRUCache(maxsize=8)
 
 @process_state.forgets("spacelift reads")
 def reset_process_state() -> None:
-    """Forget what this process holds (decoded results, clients, permits)."""
+    """Forget what this process holds (decoded results, clients, the cache's fallback)."""
     with _memo_lock:
         _memo.clear()
     _clients.clear()
-    budget.reset()
     shared_cache.reset()
 
 
@@ -222,7 +221,7 @@ class CachedReads:
     def _wait_for(self, key: str, lock: str) -> Snapshot[Any]:
         """Wait for another request's fetch of what this one has nothing of, up to a deadline."""
         deadline = time.monotonic() + self.wait_seconds
-        if page_deadline := budget.page_deadline():
+        if (page_deadline := outbound.deadline_at()) is not None:
             deadline = min(deadline, page_deadline)
         while time.monotonic() < deadline:
             time.sleep(WAIT_STEP_SECONDS)

@@ -16,7 +16,7 @@ from typing import Any
 from cachetools import LRUCache
 from django.conf import settings
 
-from . import budget, errors
+from . import budget, errors, outbound
 from .account import InvalidEndpoint, default_registry_org, normalize_endpoint
 from .cached_reads import (
     MAX_BACKOFF_SECONDS,
@@ -106,8 +106,7 @@ class SpaceliftService(CachedReads):
     def one_deadline(self) -> Iterator[None]:
         """Every read in this block (and its `read_many`) ends by one deadline, the read
         timeout from now: a page waits on Spacelift once, however many things it reads."""
-        at = time.monotonic() + self.client.timeout[1]
-        with budget.page(at), self.client.deadline(at):
+        with outbound.within(self.client.timeout[1]):
             yield
 
     def read_many(self, **reads: Callable[[], Snapshot[Any]]) -> dict[str, Snapshot[Any]]:
@@ -117,14 +116,10 @@ class SpaceliftService(CachedReads):
         answered from the cache return at once; the others share one permit and one deadline,
         so a hung Spacelift holds the page no longer than SPACELIFT_TIMEOUT_SECONDS in all.
         """
-        deadline = budget.page_deadline() or time.monotonic() + self.client.timeout[1]
-        with budget.permit() as permitted:
+        with outbound.within(self.client.timeout[1]) as deadline, budget.permit() as permitted:
             if not permitted or len(reads) == 1:
                 return {name: read() for name, read in reads.items()}
-            futures = {
-                name: budget.pool().submit(self._within, deadline, read)
-                for name, read in reads.items()
-            }
+            futures = {name: budget.submit(read) for name, read in reads.items()}
             wait_for_futures(
                 futures.values(), timeout=deadline - time.monotonic() + DEADLINE_GRACE_SECONDS
             )
@@ -136,10 +131,6 @@ class SpaceliftService(CachedReads):
                 problem = problem_from(timeout_failure(self.client.timeout[1]))
                 results[name] = Snapshot(None, "", None, problem)
         return results
-
-    def _within(self, deadline: float, read: Callable[[], Snapshot[Any]]) -> Snapshot[Any]:
-        with budget.lent(deadline), self.client.deadline(deadline):
-            return read()
 
 
 _stack_id_sets: LRUCache[str, frozenset[str]] = LRUCache(maxsize=4)
