@@ -4,7 +4,6 @@ roles from groups, and every refusal a clear page that signs no one in."""
 from __future__ import annotations
 
 import dataclasses
-import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -12,6 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from dashboard.accounts import oidc
 from dashboard.models import AuditEntry, SignInIdentity
+from dashboard.spacelift import outbound, process_state
 from tests.oidc_provider import (
     CLIENT_ID,
     USERS,
@@ -34,6 +34,7 @@ def provider():
 
 @pytest.fixture
 def sso(provider, settings):
+    process_state.reset_all()  # no keys held from another test's sign-in
     point_portal_at(provider, settings)
     provider.sign_with("published")
     yield provider
@@ -152,6 +153,21 @@ def test_a_token_signed_by_an_unpublished_key_signs_no_one_in(client, sso):
     assert not signed_in_user(client).is_authenticated
 
 
+def test_the_published_keys_are_fetched_once_for_several_sign_ins(client, sso, monkeypatch):
+    fetched = []
+    request = outbound.request
+    monkeypatch.setattr(
+        outbound,
+        "request",
+        lambda method, url, **kw: fetched.append(url) or request(method, url, **kw),
+    )
+    for login in ("ada-sub", "vera-sub", "ada-sub"):
+        assert sign_in(client, login).status_code == 302
+        client.post("/accounts/logout/")
+    jwks = oidc.discover().jwks_uri
+    assert fetched.count(jwks) == 1  # PyJWKClient's cache, through the one HTTP door
+
+
 def test_a_token_with_a_forged_signature_signs_no_one_in(client, sso):
     sso.sign_with("published-kid-wrong-key")
     refused(sign_in(client, "ada-sub"), "signature does not verify")
@@ -236,9 +252,8 @@ def test_a_stolen_code_in_another_browser_signs_no_one_in(client, sso, django_us
     assert not signed_in_user(attacker).is_authenticated
 
 
-def test_an_expired_token_signs_no_one_in(client, sso, monkeypatch):
-    two_hours_on = time.time() + 2 * 3600
-    monkeypatch.setattr(oidc, "now", lambda: two_hours_on)
+def test_an_expired_token_signs_no_one_in(client, sso, clock):
+    clock.advance(2 * 3600)  # the service clock, which checks expiry
     refused(sign_in(client, "ada-sub"), "has expired")
     assert not signed_in_user(client).is_authenticated
 
