@@ -56,17 +56,17 @@ MEMO_ENTRIES = 512
 
 # Per process: decoded results by cache key (head, data), and one client per connection.
 _memo: LRUCache[str, tuple[dict[str, Any], Any]] = LRUCache(maxsize=MEMO_ENTRIES)
-_memo_lock = threading.Lock()
 _clients: LRUCache[str, SpaceliftClient] = LRUCache(maxsize=8)
+# cachetools' caches are not thread-safe: this guards both.
+_memo_lock = threading.Lock()
 
 
 @process_state.forgets("spacelift reads")
 def reset_process_state() -> None:
-    """Forget what this process holds (decoded results, clients, the cache's fallback)."""
+    """Forget what this process holds (decoded results, clients)."""
     with _memo_lock:
         _memo.clear()
-    _clients.clear()
-    shared_cache.reset()
+        _clients.clear()
 
 
 def _version_of(payload: bytes) -> str:
@@ -189,11 +189,11 @@ class CachedReads:
         shared_cache.delete_many(
             [name + suffix for name in names for suffix in ("", ":good", ":failure")] + [index_key]
         )
+        self.client.forget_token()
         with _memo_lock:
             for name in names:
                 _memo.pop(name, None)
-        self.client.forget_token()
-        _clients.pop(self.connection.fingerprint, None)
+            _clients.pop(self.connection.fingerprint, None)
 
     def _record_failure(self, key: str, exc: errors.SpaceliftError) -> dict[str, Any]:
         previous = shared_cache.get(key + ":failure") or {}
@@ -279,12 +279,12 @@ def _decode(payload: bytes) -> Any:
 
 def client_for(connection: Connection) -> SpaceliftClient:
     """One client per connection and process, so its HTTP sessions are reused."""
-    client = _clients.get(connection.fingerprint)
-    if client is None:
-        client = SpaceliftClient(
-            connection,
-            connect_timeout=settings.SPACELIFT_CONNECT_TIMEOUT_SECONDS,
-            read_timeout=settings.SPACELIFT_TIMEOUT_SECONDS,
-        )
-        _clients[connection.fingerprint] = client
-    return client
+    with _memo_lock:
+        client = _clients.get(connection.fingerprint)
+        if client is None:
+            client = _clients[connection.fingerprint] = SpaceliftClient(
+                connection,
+                connect_timeout=settings.SPACELIFT_CONNECT_TIMEOUT_SECONDS,
+                read_timeout=settings.SPACELIFT_TIMEOUT_SECONDS,
+            )
+        return client

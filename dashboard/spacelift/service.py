@@ -7,6 +7,7 @@ gives a page one deadline for all it reads.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import wait as wait_for_futures
@@ -16,7 +17,7 @@ from typing import Any
 from cachetools import LRUCache
 from django.conf import settings
 
-from . import budget, errors, outbound
+from . import budget, errors, outbound, process_state
 from .account import InvalidEndpoint, default_registry_org, normalize_endpoint
 from .cached_reads import (
     MAX_BACKOFF_SECONDS,
@@ -133,14 +134,23 @@ class SpaceliftService(CachedReads):
         return results
 
 
+# The IDs of the last few stack lists, by version, so `may_exist` is a set lookup.
 _stack_id_sets: LRUCache[str, frozenset[str]] = LRUCache(maxsize=4)
+_stack_id_sets_lock = threading.Lock()
+
+
+@process_state.forgets("stack id sets")
+def _forget_stack_ids() -> None:
+    with _stack_id_sets_lock:
+        _stack_id_sets.clear()
 
 
 def _stack_ids(version: str, stacks: list[Stack]) -> frozenset[str]:
-    ids = _stack_id_sets.get(version)
-    if ids is None:
-        ids = _stack_id_sets[version] = frozenset(s.id for s in stacks)
-    return ids
+    with _stack_id_sets_lock:
+        ids = _stack_id_sets.get(version)
+        if ids is None:
+            ids = _stack_id_sets[version] = frozenset(s.id for s in stacks)
+        return ids
 
 
 def _registry_url() -> str | None:

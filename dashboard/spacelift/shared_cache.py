@@ -22,6 +22,7 @@ from typing import Any
 from django.core.cache import cache as django_cache
 from django.core.cache.backends.locmem import LocMemCache
 
+from . import process_state
 from .clock import clock
 
 logger = logging.getLogger(__name__)
@@ -147,3 +148,4 @@ class FallbackCache:
 
 
 shared_cache = FallbackCache()
+process_state.forgets("shared cache fallback")(shared_cache.reset)
