@@ -36,22 +36,22 @@ _pool: ThreadPoolExecutor | None = None
 _setup_lock = threading.Lock()
 
 
-def _upstream_permits() -> threading.BoundedSemaphore:
+def _setup() -> tuple[threading.BoundedSemaphore, ThreadPoolExecutor]:
+    """The permits and the pool for the current PORTAL_SPACELIFT_CONCURRENCY."""
     global _permits, _pool
     slots = settings.PORTAL_SPACELIFT_CONCURRENCY
     with _setup_lock:
-        if _permits is None or _permits[0] != slots:
+        if _permits is None or _pool is None or _permits[0] != slots:
             _permits = (slots, threading.BoundedSemaphore(slots))
             _shut_down(_pool)
             _pool = ThreadPoolExecutor(slots * READS_PER_PAGE, thread_name_prefix="spacelift")
-        return _permits[1]
+        return _permits[1], _pool
 
 
 def submit(read: Callable[[], T]) -> Future[T]:
     """Run `read` in the pool, in a copy of this context: this permit, this deadline."""
-    _upstream_permits()
-    assert _pool is not None
-    return _pool.submit(contextvars.copy_context().run, read)
+    _, pool = _setup()
+    return pool.submit(contextvars.copy_context().run, read)
 
 
 @process_state.forgets("spacelift permits and read pool")
@@ -82,7 +82,7 @@ def permit() -> Iterator[bool]:
     if _permitted.get():
         yield True
         return
-    permits = _upstream_permits()
+    permits, _ = _setup()
     acquired = permits.acquire(blocking=False)
     token = _permitted.set(acquired)
     try:
