@@ -3,15 +3,15 @@ roles from groups, and every refusal a clear page that signs no one in."""
 
 from __future__ import annotations
 
-import time
+import dataclasses
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 
 from dashboard.accounts import oidc
 from dashboard.models import AuditEntry, SignInIdentity
+from dashboard.spacelift import outbound, process_state
 from tests.oidc_provider import (
     CLIENT_ID,
     USERS,
@@ -34,6 +34,7 @@ def provider():
 
 @pytest.fixture
 def sso(provider, settings):
+    process_state.reset_all()  # no keys held from another test's sign-in
     point_portal_at(provider, settings)
     provider.sign_with("published")
     yield provider
@@ -108,14 +109,18 @@ def test_removal_from_the_staff_group_takes_staff_away_at_next_sign_in(client, s
     assert "staff to viewer" in change.message
 
 
-def test_groups_in_the_id_token_are_read_from_it(client, sso, settings):
+def discovered_with(monkeypatch, **changes) -> None:
+    """The provider as discovered, with some of what it publishes changed."""
+    discover = oidc.discover
+    monkeypatch.setattr(oidc, "discover", lambda: dataclasses.replace(discover(), **changes))
+
+
+def test_groups_in_the_id_token_are_read_from_it(client, sso, settings, monkeypatch):
     with oidc_provider([CALLBACK], groups_in_id_token=True) as provider:
         settings.PORTAL_OIDC_ISSUER = provider.issuer
-        cache.clear()
         callback = walk_provider(start(client), "otto-sub", CALLBACK)
         # No userinfo endpoint to fall back on: the groups can only come from the ID token.
-        discovery = cache.get(f"oidc:discovery:{provider.issuer}")
-        cache.set(f"oidc:discovery:{provider.issuer}", {**discovery, "userinfo_endpoint": ""})
+        discovered_with(monkeypatch, userinfo_endpoint="")
         client.get(callback.removeprefix("http://testserver"))
     assert signed_in_user(client).has_perm("dashboard.operate_stacks")
 
@@ -146,6 +151,21 @@ def test_a_token_signed_by_an_unpublished_key_signs_no_one_in(client, sso):
     sso.sign_with("unpublished-key")
     refused(sign_in(client, "ada-sub"), "a key the provider does not publish")
     assert not signed_in_user(client).is_authenticated
+
+
+def test_the_published_keys_are_fetched_once_for_several_sign_ins(client, sso, monkeypatch):
+    fetched = []
+    request = outbound.request
+    monkeypatch.setattr(
+        outbound,
+        "request",
+        lambda method, url, **kw: fetched.append(url) or request(method, url, **kw),
+    )
+    for login in ("ada-sub", "vera-sub", "ada-sub"):
+        assert sign_in(client, login).status_code == 302
+        client.post("/accounts/logout/")
+    jwks = oidc.discover().jwks_uri
+    assert fetched.count(jwks) == 1  # PyJWKClient's cache, through the one HTTP door
 
 
 def test_a_token_with_a_forged_signature_signs_no_one_in(client, sso):
@@ -232,9 +252,8 @@ def test_a_stolen_code_in_another_browser_signs_no_one_in(client, sso, django_us
     assert not signed_in_user(attacker).is_authenticated
 
 
-def test_an_expired_token_signs_no_one_in(client, sso, monkeypatch):
-    two_hours_on = time.time() + 2 * 3600
-    monkeypatch.setattr(oidc, "now", lambda: two_hours_on)
+def test_an_expired_token_signs_no_one_in(client, sso, clock):
+    clock.advance(2 * 3600)  # the service clock, which checks expiry
     refused(sign_in(client, "ada-sub"), "has expired")
     assert not signed_in_user(client).is_authenticated
 
@@ -246,13 +265,9 @@ def test_a_provider_that_is_down_gets_a_clear_page(client, sso, settings):
     assert "did not answer" in response.content.decode()
 
 
-def test_a_provider_going_down_mid_sign_in_gets_a_clear_page(client, sso):
+def test_a_provider_going_down_mid_sign_in_gets_a_clear_page(client, sso, monkeypatch):
     url = walk_provider(start(client), "ada-sub", CALLBACK)
-    oidc.discover()  # cached, as it would be
-    cache.set(f"oidc:discovery:{sso.issuer}", {
-        **cache.get(f"oidc:discovery:{sso.issuer}"),
-        "token_endpoint": f"http://127.0.0.1:{free_port()}/token",
-    })  # fmt: skip
+    discovered_with(monkeypatch, token_endpoint=f"http://127.0.0.1:{free_port()}/token")
     response = client.get(url.removeprefix("http://testserver"))
     refused(response, "did not answer")
     assert not signed_in_user(client).is_authenticated

@@ -1,16 +1,23 @@
-"""Redis is a cache, not a dependency: stopped, the pages answer from memory; back, it is used."""
+"""Redis is a cache, not a dependency: stopped, the pages answer from memory or from Spacelift
+(a failed run with its log and why line, the modules, a single sign-on); back, it is used."""
 
 from __future__ import annotations
 
 import logging
 
 import pytest
+from django.test import Client
 
 from dashboard.spacelift.shared_cache import RETRY_SECONDS, shared_cache
+from simulator.logs import logbook
+from tests.conftest import parse
+from tests.oidc_provider import oidc_provider, point_portal_at, walk_provider
 from tests.servers import free_port, redis_server
+from tests.test_run_logs import FAILED_LOG, WHY, failed_stack
 
 pytestmark = [pytest.mark.django_db, pytest.mark.redis]
 UNREACHABLE = "The cache cannot be reached"
+CALLBACK = "http://testserver/accounts/sso/callback/"
 
 
 def redis_cache(url: str) -> dict:
@@ -53,3 +60,44 @@ def test_pages_answer_from_memory_while_redis_is_away_and_use_it_again_when_back
         assert viewer_client.get("/healthz").json()["cache"] == "ok"
         assert not shared_cache.degraded
         assert viewer_client.get("/").status_code == 200
+
+
+@pytest.fixture(scope="module")
+def provider():
+    with oidc_provider([CALLBACK]) as running:
+        yield running
+
+
+@pytest.fixture
+def scripted_failure(connected):
+    """A failed run whose failed phase logs FAILED_LOG; the script is dropped afterwards."""
+    stack, run, phase = failed_stack(connected)
+    logbook(connected.world).script(run.id, phase.state, FAILED_LOG)
+    yield stack, run
+    logbook(connected.world).scripted.clear()
+
+
+def test_a_failed_run_the_modules_and_a_sign_in_answer_while_redis_is_stopped(
+    viewer_client, connected, scripted_failure, provider, settings
+):
+    stack, run = scripted_failure
+    with redis_server() as url:
+        settings.CACHES = redis_cache(url)
+        point_portal_at(provider, settings)  # clears the cache: it must be there for that
+    # Redis is stopped before anything was read: every reader meets it gone.
+    run_page = viewer_client.get(f"/stacks/{stack.id}/runs/{run.id}/")
+    assert run_page.status_code == 200
+    assert parse(run_page).select_one(".why-line .why").get_text().startswith(WHY)
+    assert any(WHY in line.get_text() for line in parse(run_page).select("ol.log li"))
+    modules = viewer_client.get("/modules/")
+    assert modules.status_code == 200
+    assert parse(modules).select("li.module[data-module]")
+    browser = Client()
+    start = browser.get("/accounts/sso/start/")
+    assert start.status_code == 302
+    callback = walk_provider(start["Location"], "vera-sub", CALLBACK)
+    signed_in = browser.get(callback.removeprefix("http://testserver"))
+    assert signed_in.status_code == 302 and signed_in["Location"] == "/"
+    assert browser.get("/").status_code == 200
+    assert browser.get("/").wsgi_request.user.username == "vera"
+    assert shared_cache.degraded

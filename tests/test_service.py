@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from dashboard.spacelift import cached_reads
+from dashboard.spacelift import cached_reads, process_state
 from dashboard.spacelift.account import Connection
 from dashboard.spacelift.client import SpaceliftClient
 from dashboard.spacelift.service import SpaceliftService
@@ -108,7 +108,7 @@ def test_a_process_that_holds_a_version_does_not_decode_it_again(sim, monkeypatc
     monkeypatch.setattr(cached_reads, "_decode", lambda b: loads.append(1) or real_decode(b))
     svc.stacks()
     assert loads == []
-    cached_reads.reset_process_state()  # as another process would: decode from the cache
+    process_state.reset_all()  # as another process would: decode from the cache
     svc.stacks()
     assert loads == [1]
 

@@ -6,6 +6,7 @@ import threading
 
 import pytest
 
+from dashboard.spacelift import budget, outbound, process_state
 from dashboard.spacelift.account import Connection
 from dashboard.spacelift.client import SpaceliftClient
 from dashboard.spacelift.service import SpaceliftService
@@ -148,3 +149,18 @@ def test_without_a_permit_a_read_of_what_another_is_fetching_says_so(sim, settin
     assert answer.data is None
     assert answer.problem.summary == "Still reading from Spacelift"
     assert sim.stats()["by_field"]["stacks"] == 1
+
+
+def test_work_in_the_read_pool_carries_the_callers_deadline_and_permit(settings):
+    settings.PORTAL_SPACELIFT_CONCURRENCY = 1  # a read that took its own would find none left
+
+    def in_the_pool() -> tuple[float | None, bool]:
+        with budget.permit() as permitted:
+            return outbound.deadline_at(), permitted
+
+    with outbound.deadline(12345.0), budget.permit() as permitted:
+        assert permitted
+        assert budget.submit(in_the_pool).result(timeout=10) == (12345.0, True)
+    assert outbound.deadline_at() is None
+    process_state.reset_all()  # the pool is shut down, and a new one starts when needed
+    assert budget.submit(in_the_pool).result(timeout=10) == (None, True)

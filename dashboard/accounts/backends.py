@@ -1,10 +1,11 @@
 """Authentication backends: passwords (switchable) and single sign-on over OpenID Connect.
 
 SingleSignOnBackend is mozilla-django-oidc's backend with the portal's rules:
-- endpoints from discovery (dashboard/oidc.py), read at sign-in rather than at start-up;
-- the ID token's signature checked against the provider's published keys (cached, refetched
-  once for an unknown key ID), and its issuer, audience, expiry and issue time checked (the
-  library checks expiry only);
+- endpoints from discovery (accounts/oidc.py), read at sign-in rather than at start-up;
+- the ID token's signature checked against the provider's published keys (PyJWT's
+  PyJWKClient: cached, refetched for an unknown key ID), and its issuer, audience, expiry and
+  issue time checked (the library checks expiry only), through the library's public hooks
+  (retrieve_matching_jwk, get_payload_data; the library checks the nonce after them);
 - a person is the provider's `sub` (SignInIdentity), never matched by e-mail;
 - staff and operator roles recomputed from the groups claim at every sign-in.
 """
@@ -16,7 +17,6 @@ import logging
 import jwt
 import requests
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.db import transaction
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
@@ -49,11 +49,6 @@ def groups_from(claims: dict) -> list[str]:
 class SingleSignOnBackend(OIDCAuthenticationBackend):
     get_settings = staticmethod(oidc.library_setting)
 
-    def __init__(self, *args, **kwargs) -> None:
-        # The library reads endpoints here; Django builds a backend for every request's
-        # get_user(), so discovery waits for a sign-in (authenticate).
-        self.UserModel = get_user_model()
-
     def get_user(self, user_id):
         # The library's get_user skips is_active: a deactivated person would stay signed in.
         return ModelBackend.get_user(self, user_id)
@@ -67,10 +62,6 @@ class SingleSignOnBackend(OIDCAuthenticationBackend):
         self.OIDC_OP_TOKEN_ENDPOINT = self.provider.token_endpoint
         self.OIDC_OP_USER_ENDPOINT = self.provider.userinfo_endpoint
         self.OIDC_OP_JWKS_ENDPOINT = self.provider.jwks_uri
-        self.OIDC_RP_CLIENT_ID = settings.PORTAL_OIDC_CLIENT_ID
-        self.OIDC_RP_CLIENT_SECRET = settings.PORTAL_OIDC_CLIENT_SECRET
-        self.OIDC_RP_SIGN_ALGO = "RS256"  # makes the library fetch a published key
-        self.OIDC_RP_IDP_SIGN_KEY = None
         try:
             return super().authenticate(request, **kwargs)
         except requests.RequestException as exc:
@@ -85,27 +76,17 @@ class SingleSignOnBackend(OIDCAuthenticationBackend):
                 "The sign-in provider did not answer while finishing the sign-in. Try again later."
             ) from exc
 
-    # The signature: a key the provider publishes, an algorithm it announces.
+    # The signature: a key the provider publishes (oidc.signing_key), an algorithm it announces.
     def retrieve_matching_jwk(self, token):
-        header = jwt.get_unverified_header(token)
-        for refresh in (False, True):
-            for key in oidc.published_keys(refresh=refresh):
-                if header.get("kid") is not None and key.get("kid") != header.get("kid"):
-                    continue
-                if key.get("alg", header.get("alg")) != header.get("alg"):
-                    continue
-                if key.get("use", "sig") != "sig":
-                    continue
-                return jwt.PyJWK(key)
-        raise oidc.SignInRefused("The ID token is signed by a key the provider does not publish.")
+        return oidc.signing_key(token)
 
-    def _verify_jws(self, payload, key):
-        algorithm = jwt.get_unverified_header(payload).get("alg")
+    def get_payload_data(self, token, key):
+        algorithm = jwt.get_unverified_header(token).get("alg")
         if algorithm not in self.provider.signing_algorithms:
             raise oidc.SignInRefused(f"The ID token uses an algorithm not allowed: {algorithm}.")
         try:
             claims = jwt.decode(
-                payload,
+                token,
                 key,
                 algorithms=[algorithm],
                 audience=settings.PORTAL_OIDC_CLIENT_ID,

@@ -1,26 +1,32 @@
 """The OpenID Connect provider as the portal sees it: configuration checks, the discovery
-document and the published keys (both cached), the clock, and the errors a sign-in can meet.
+document (in the shared cache) and the published keys (PyJWT's PyJWKClient and its cache), the
+clock, and the errors a sign-in can meet.
 
 mozilla-django-oidc runs the code flow (state, nonce, PKCE) but has no discovery; endpoints
 come from `<issuer>/.well-known/openid-configuration` (OpenID Connect Discovery 1.0, section
-4), fetched here with explicit timeouts and cached, so the settings carry the issuer alone.
+4), fetched through outbound.request and cached, so the settings carry the issuer alone.
 """
 
 from __future__ import annotations
 
-import time
+import threading
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import requests
+import jwt
+from cachetools import LRUCache
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured, SuspiciousOperation
+from jwt import PyJWKClient
 
+from dashboard.spacelift import errors, outbound, process_state
 from dashboard.spacelift.account import is_loopback_host
+from dashboard.spacelift.clock import clock
+from dashboard.spacelift.shared_cache import shared_cache
 
 # A provider's configuration and keys change rarely; an hour bounds how long a rotated-out
-# key is still accepted, and an unknown key ID refetches the keys at once.
+# key is still accepted, and an unknown key ID refetches the keys (at most every 30 s,
+# PyJWKClient's cooldown).
 DISCOVERY_SECONDS = 3600
 JWKS_SECONDS = 3600
 # (connect, read): a provider that is down must not hold a worker for long.
@@ -32,8 +38,8 @@ SIGNING_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES2
 
 
 def now() -> float:
-    """The clock that checks token expiry; tests move it instead of waiting."""
-    return time.time()
+    """The clock that checks token expiry: the service's, which tests move instead of waiting."""
+    return clock()
 
 
 class SignInError(Exception):
@@ -108,10 +114,10 @@ class Provider:
 
 def _get_json(url: str) -> dict:
     try:
-        response = requests.get(url, timeout=TIMEOUT)
-        response.raise_for_status()
+        response = outbound.request("GET", url, who="the sign-in provider", timeout=TIMEOUT)
+        errors.raise_for_status(response, "The sign-in provider")
         data = response.json()
-    except (requests.RequestException, ValueError) as exc:
+    except (errors.SpaceliftError, ValueError) as exc:
         raise ProviderUnavailable(
             f"The sign-in provider did not answer ({type(exc).__name__}). Try again later, "
             "or sign in with a password if your administrator allows it."
@@ -127,7 +133,7 @@ def _cache_key(kind: str) -> str:
 
 def discover() -> Provider:
     key = _cache_key("discovery")
-    document = cache.get(key)
+    document = shared_cache.get(key)
     if document is None:
         issuer = settings.PORTAL_OIDC_ISSUER
         document = _get_json(issuer.rstrip("/") + "/.well-known/openid-configuration")
@@ -140,7 +146,7 @@ def discover() -> Provider:
         for name in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
             if not isinstance(document.get(name), str):
                 raise ProviderUnavailable(f"The sign-in provider publishes no {name}.")
-        cache.set(key, document, DISCOVERY_SECONDS)
+        shared_cache.set(key, document, DISCOVERY_SECONDS)
     algorithms = document.get("id_token_signing_alg_values_supported") or ["RS256"]
     auth_methods = document.get("token_endpoint_auth_methods_supported") or []
     return Provider(
@@ -155,15 +161,39 @@ def discover() -> Provider:
     )
 
 
-def published_keys(refresh: bool = False) -> list[dict]:
-    """The provider's JWKS; `refresh` refetches (a key ID we do not know may be a new key)."""
-    key = _cache_key("jwks")
-    keys = None if refresh else cache.get(key)
-    if keys is None:
-        document = _get_json(discover().jwks_uri)
-        keys = [k for k in document.get("keys", []) if isinstance(k, dict)]
-        cache.set(key, keys, JWKS_SECONDS)
-    return keys
+class ProviderKeys(PyJWKClient):
+    """PyJWT's JWKS client (its cache, one refetch for a key ID it does not know, then a
+    cooldown), fetching through outbound.request like every call the portal makes."""
+
+    def fetch_data(self) -> dict:
+        return _get_json(self.uri)
+
+
+# One key client per published key set and process (a provider, or two while one replaces
+# another); each holds its keys for JWKS_SECONDS.
+_key_clients: LRUCache[str, ProviderKeys] = LRUCache(maxsize=4)
+_key_clients_lock = threading.Lock()
+
+
+@process_state.forgets("oidc signing keys")
+def forget_keys() -> None:
+    with _key_clients_lock:
+        _key_clients.clear()
+
+
+def signing_key(token: str) -> jwt.PyJWK:
+    """The provider's published key that signed `token` (by its key ID)."""
+    jwks_uri = discover().jwks_uri
+    with _key_clients_lock:
+        keys = _key_clients.get(jwks_uri)
+        if keys is None:
+            keys = _key_clients[jwks_uri] = ProviderKeys(jwks_uri, lifespan=JWKS_SECONDS)
+    try:
+        return keys.get_signing_key_from_jwt(token)
+    except jwt.PyJWTError as exc:
+        raise SignInRefused(
+            "The ID token is signed by a key the provider does not publish."
+        ) from exc
 
 
 def library_setting(name: str, *default):
@@ -180,6 +210,14 @@ def library_setting(name: str, *default):
         "OIDC_VERIFY_SSL": True,
         "OIDC_CREATE_USER": True,
         "OIDC_AUTHENTICATION_CALLBACK_URL": "sso_callback",
+        # Discovered at sign-in (SingleSignOnBackend.authenticate), not at every request.
+        "OIDC_OP_TOKEN_ENDPOINT": "",
+        "OIDC_OP_USER_ENDPOINT": "",
+        "OIDC_OP_JWKS_ENDPOINT": "",
+        # Any asymmetric algorithm the provider announces; RS256 makes the library ask
+        # retrieve_matching_jwk for a published key.
+        "OIDC_RP_SIGN_ALGO": "RS256",
+        "OIDC_RP_IDP_SIGN_KEY": None,
         "LOGIN_REDIRECT_URL": settings.LOGIN_REDIRECT_URL,
     }
     if name in values:

@@ -25,11 +25,11 @@ from typing import Any, TypeVar
 from cachetools import LRUCache
 from django.conf import settings
 
-from . import budget, errors, process_state
+from . import budget, errors, outbound, process_state
 from .account import Connection
 from .client import SpaceliftClient
 from .clock import clock
-from .shared_cache import shared_cache
+from .shared_cache import Undecodable, shared_cache, unpickled
 from .snapshot import (
     Problem,
     Snapshot,
@@ -56,18 +56,17 @@ MEMO_ENTRIES = 512
 
 # Per process: decoded results by cache key (head, data), and one client per connection.
 _memo: LRUCache[str, tuple[dict[str, Any], Any]] = LRUCache(maxsize=MEMO_ENTRIES)
-_memo_lock = threading.Lock()
 _clients: LRUCache[str, SpaceliftClient] = LRUCache(maxsize=8)
+# cachetools' caches are not thread-safe: this guards both.
+_memo_lock = threading.Lock()
 
 
 @process_state.forgets("spacelift reads")
 def reset_process_state() -> None:
-    """Forget what this process holds (decoded results, clients, permits)."""
+    """Forget what this process holds (decoded results, clients)."""
     with _memo_lock:
         _memo.clear()
-    _clients.clear()
-    budget.reset()
-    shared_cache.reset()
+        _clients.clear()
 
 
 def _version_of(payload: bytes) -> str:
@@ -112,14 +111,17 @@ class CachedReads:
         key = self.prefix + name
         head = self._head(key)
         if head is not None and head["fresh_until"] > clock():
-            return self._snapshot(key, head)
+            if (held := self._held(key, head)) is not None:
+                return held
+            head = None  # its data is gone, or from another layout: as if nothing were kept
         failure = shared_cache.get(key + ":failure")
         if failure and failure["retry_at"] > clock():
             return self._stale(key, failure)
         lock = key + ":lock"
         if not shared_cache.add(lock, 1, timeout=int(self.wait_seconds) + 1):
-            if head is not None:  # another request is refreshing it: the last data, at once
-                return self._snapshot(key, head)
+            # Another request is refreshing it: the last data, at once.
+            if head is not None and (held := self._held(key, head)) is not None:
+                return held
             with budget.permit() as permitted:
                 if not permitted:
                     return self._stale(key, in_flight_failure())
@@ -151,7 +153,7 @@ class CachedReads:
         shared_cache.set(key, head, timeout=LAST_GOOD_SECONDS)
         shared_cache.delete(key + ":failure")
         _remember_decoded(key, head, data)
-        return self._snapshot(key, head, data)
+        return _snapshot(head, data)
 
     def _fetch_uncached(self, fetch: Callable[[], T]) -> Snapshot[T]:
         """Pass-through mode, for benchmarks: every call is an upstream query."""
@@ -187,11 +189,11 @@ class CachedReads:
         shared_cache.delete_many(
             [name + suffix for name in names for suffix in ("", ":good", ":failure")] + [index_key]
         )
+        self.client.forget_token()
         with _memo_lock:
             for name in names:
                 _memo.pop(name, None)
-        self.client.forget_token()
-        _clients.pop(self.connection.fingerprint, None)
+            _clients.pop(self.connection.fingerprint, None)
 
     def _record_failure(self, key: str, exc: errors.SpaceliftError) -> dict[str, Any]:
         previous = shared_cache.get(key + ":failure") or {}
@@ -219,13 +221,13 @@ class CachedReads:
     def _wait_for(self, key: str, lock: str) -> Snapshot[Any]:
         """Wait for another request's fetch of what this one has nothing of, up to a deadline."""
         deadline = time.monotonic() + self.wait_seconds
-        if page_deadline := budget.page_deadline():
+        if (page_deadline := outbound.deadline_at()) is not None:
             deadline = min(deadline, page_deadline)
         while time.monotonic() < deadline:
             time.sleep(WAIT_STEP_SECONDS)
             head = shared_cache.get(key)
-            if head is not None:
-                return self._snapshot(key, head)
+            if head is not None and (held := self._held(key, head)) is not None:
+                return held
             if shared_cache.get(lock) is None:
                 break
         failure = shared_cache.get(key + ":failure") or timeout_failure(self.client.timeout[1])
@@ -234,29 +236,37 @@ class CachedReads:
     def _stale(self, key: str, failure: dict[str, Any]) -> Snapshot[Any]:
         problem = problem_from(failure)
         good = shared_cache.get(key + ":good")
-        if good is None:
-            held = _decoded(key)
-            if held is None:
+        snapshot = self._held(key, good) if good is not None else None
+        if snapshot is None:
+            decoded = _decoded(key)
+            if decoded is None:
                 return Snapshot(None, "", None, problem)
-            head, data = held
+            head, data = decoded
             return Snapshot(data, head["version"], _when(head), problem)
-        snapshot = self._snapshot(key, good)
         return Snapshot(snapshot.data, snapshot.version, snapshot.fetched_at, problem)
 
-    def _snapshot(self, key: str, head: dict[str, Any], data: Any = ...) -> Snapshot[Any]:
-        """Build a snapshot for `head`, decoding its payload only if this process lacks it."""
-        if data is ...:
-            held = _decoded(key)
-            if held and held[0]["version"] == head["version"]:
-                data = held[1]
-            else:
-                good = head if "payload" in head else shared_cache.get(key + ":good")
-                if good is None:
-                    return Snapshot(None, "", None)
-                head = {k: v for k, v in good.items() if k != "payload"}
-                data = _decode(good["payload"])
-                _remember_decoded(key, head, data)
-        return Snapshot(data, head["version"], _when(head))
+    def _held(self, key: str, head: dict[str, Any]) -> Snapshot[Any] | None:
+        """The data of `head`, decoded only if this process lacks it; None when the cache no
+        longer has it, or has it from another layout (shared_cache.CACHE_VERSION): a miss."""
+        decoded = _decoded(key)
+        if decoded and decoded[0]["version"] == head["version"]:
+            return _snapshot(head, decoded[1])
+        good = head if "payload" in head else shared_cache.get(key + ":good")
+        if good is None:
+            return None
+        head = {k: v for k, v in good.items() if k != "payload"}
+        try:
+            data = _decode(good["payload"])
+        except Undecodable as exc:
+            logger.info("A cached result could not be read back (%s); reading it afresh", exc)
+            shared_cache.delete_many([key, key + ":good"])
+            return None
+        _remember_decoded(key, head, data)
+        return _snapshot(head, data)
+
+
+def _snapshot(head: dict[str, Any], data: Any) -> Snapshot[Any]:
+    return Snapshot(data, head["version"], _when(head))
 
 
 def _when(head: dict[str, Any]) -> datetime:
@@ -264,17 +274,17 @@ def _when(head: dict[str, Any]) -> datetime:
 
 
 def _decode(payload: bytes) -> Any:
-    return pickle.loads(payload)  # noqa: S301 - only this service writes these payloads
+    return unpickled(payload)
 
 
 def client_for(connection: Connection) -> SpaceliftClient:
     """One client per connection and process, so its HTTP sessions are reused."""
-    client = _clients.get(connection.fingerprint)
-    if client is None:
-        client = SpaceliftClient(
-            connection,
-            connect_timeout=settings.SPACELIFT_CONNECT_TIMEOUT_SECONDS,
-            read_timeout=settings.SPACELIFT_TIMEOUT_SECONDS,
-        )
-        _clients[connection.fingerprint] = client
-    return client
+    with _memo_lock:
+        client = _clients.get(connection.fingerprint)
+        if client is None:
+            client = _clients[connection.fingerprint] = SpaceliftClient(
+                connection,
+                connect_timeout=settings.SPACELIFT_CONNECT_TIMEOUT_SECONDS,
+                read_timeout=settings.SPACELIFT_TIMEOUT_SECONDS,
+            )
+        return client

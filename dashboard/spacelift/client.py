@@ -12,11 +12,8 @@ from typing import Any, TypeVar
 
 from . import documents, errors, registry
 from .empty_answers import EmptyAnswerChecks
-from .exchange import GraphQLExchange, Token
+from .exchange import GraphQLExchange
 from .types import ConfigElement, Module, ModuleVersion, ModuleVersions, Run, Space, Stack
-
-# Token is kept importable here: tokens cached before exchange.py was split out unpickle.
-__all__ = ["SpaceliftClient", "Token"]
 
 T = TypeVar("T")
 

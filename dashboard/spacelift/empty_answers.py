@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from . import documents, errors
+from . import documents, errors, outbound
 from .documents import Document
 
 logger = logging.getLogger(__name__)
@@ -37,7 +37,8 @@ class EmptyAnswerChecks:
         doubt: Callable[[], bool] | None = None,
     ) -> dict[str, Any]:
         """`execute`, doubting an `empty` answer where data was `seen` (or `doubt` says so)."""
-        return self._within_deadline(lambda: self._read(document, variables, empty, seen, doubt))
+        with outbound.within(self.timeout[1]):
+            return self._read(document, variables, empty, seen, doubt)
 
     def _read(self, document, variables, empty, seen, doubt) -> dict[str, Any]:
         data = self._execute(document, variables)

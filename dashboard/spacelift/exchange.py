@@ -1,4 +1,5 @@
-"""How a GraphQL document reaches Spacelift: gql over requests, token exchange, error mapping.
+"""How a GraphQL document reaches Spacelift: gql's client on a transport that posts through
+outbound.request (deadline, timeouts, HTTP errors), token exchange, GraphQL errors.
 
 Facts relied on are in docs/spacelift-api.md: the API key is exchanged for a JWT with
 `apiKeyUser` (null for an unknown key ID, a GraphQL error for a wrong secret); the JWT is
@@ -10,25 +11,20 @@ retry, never a loop. What is read and done with it is client.py.
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
-import requests
 from django.views.decorators.debug import sensitive_variables
-from gql import GraphQLRequest
-from gql.transport.exceptions import (
-    TransportConnectionFailed,
-    TransportProtocolError,
-    TransportServerError,
-)
-from gql.transport.requests import RequestsHTTPTransport
+from gql import Client, GraphQLRequest
+from gql.transport import Transport
+from gql.transport.exceptions import TransportQueryError
+from graphql import ExecutionResult
 
-from . import documents, errors, fields
+from . import documents, errors, fields, outbound
 from .account import Connection, InvalidEndpoint, refuse_internal_address
+from .clock import clock as service_clock
 from .documents import Document
 from .shared_cache import shared_cache
 
@@ -40,8 +36,8 @@ DEFAULT_CONNECT_TIMEOUT_SECONDS = 5.0
 DEFAULT_READ_TIMEOUT_SECONDS = 10.0
 # How long one process waits for another's token exchange before doing its own.
 EXCHANGE_LOCK_SECONDS = 15
-
-T = TypeVar("T")
+# What Spacelift's answer must look like to be read as GraphQL (said when it does not).
+NOT_GRAPHQL = "answered with something that is not a GraphQL response (a proxy or login page?)"
 
 
 @dataclass(frozen=True)
@@ -53,17 +49,35 @@ class Token:
         return now < self.valid_until - TOKEN_REFRESH_MARGIN_SECONDS
 
 
-class _Transport(RequestsHTTPTransport):
-    """gql's requests transport, made to report HTTP status codes and redirects itself.
+class SpaceliftTransport(Transport):
+    """gql's sync transport for Spacelift, posting through outbound.request.
 
-    gql parses a JSON body before looking at the status, so a 5xx with JSON would pass as a
-    GraphQL answer; and requests would follow a redirect to any host. Neither is wanted.
+    The status is judged before the body (a 5xx or a redirect is an HTTP error even with a
+    JSON body), redirects are never followed, and the deadline in force bounds each post.
     """
 
-    def _prepare_result(self, response: requests.Response):
-        self.response_headers = response.headers
+    def __init__(self, connection: Connection, timeout: tuple[float, float]) -> None:
+        self.connection = connection
+        self.timeout = timeout
+
+    def execute(self, request: GraphQLRequest, *args: Any, **kwargs: Any) -> ExecutionResult:
+        jwt = kwargs.get("jwt")
+        response = outbound.request(
+            "POST",
+            self.connection.graphql_url,
+            who="Spacelift",
+            timeout=self.timeout,
+            headers={"Authorization": f"Bearer {jwt}"} if jwt else None,
+            json=request.payload,
+        )
         errors.raise_for_status(response, "Spacelift")
-        return super()._prepare_result(response)
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or (body.get("data") is None and not body.get("errors")):
+            raise errors.NotJSON(f"{self.connection.base_url} {NOT_GRAPHQL}")
+        return ExecutionResult(data=body.get("data"), errors=body.get("errors"))
 
 
 class GraphQLExchange:
@@ -79,26 +93,16 @@ class GraphQLExchange:
         cache=None,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT_SECONDS,
         read_timeout: float = DEFAULT_READ_TIMEOUT_SECONDS,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = service_clock,
     ) -> None:
         self.connection = connection
         self.cache = cache if cache is not None else shared_cache
         self.timeout = (connect_timeout, read_timeout)
         self.clock = clock
-        self._local = threading.local()
+        self._gql = Client(transport=SpaceliftTransport(connection, self.timeout))
         self._token_key = f"spacelift:{connection.fingerprint}:jwt"
         self._fields_key = f"spacelift:{connection.fingerprint}:optional-fields"
         self._seen_key = f"spacelift:{connection.fingerprint}:seen:"
-
-    @contextmanager
-    def deadline(self, at: float) -> Iterator[None]:
-        """Bound every read in this block, on this thread, by one `time.monotonic()` deadline."""
-        previous = getattr(self._local, "deadline", None)
-        self._local.deadline = at
-        try:
-            yield
-        finally:
-            self._local.deadline = previous
 
     # Token --------------------------------------------------------------------------------
 
@@ -109,12 +113,14 @@ class GraphQLExchange:
             return cached
         return self._exchange_once(stale_jwt=cached.jwt if isinstance(cached, Token) else None)
 
+    def renew_token(self, stale_jwt: str) -> Token:
+        """A token other than `stale_jwt`, which was refused: one exchange for everyone."""
+        return self._exchange_once(stale_jwt=stale_jwt)
+
     def _exchange_once(self, stale_jwt: str | None) -> Token:
         """Exchange the key unless another request or process just did (single flight)."""
         lock_key = self._token_key + ":lock"
-        deadline = getattr(self._local, "deadline", None) or (
-            time.monotonic() + EXCHANGE_LOCK_SECONDS
-        )
+        deadline = outbound.deadline_at() or time.monotonic() + EXCHANGE_LOCK_SECONDS
         while not self.cache.add(lock_key, 1, timeout=EXCHANGE_LOCK_SECONDS):
             cached = self.cache.get(self._token_key)
             if isinstance(cached, Token) and cached.jwt != stale_jwt and cached.fresh(self.clock()):
@@ -178,16 +184,8 @@ class GraphQLExchange:
         The exchange, the query and the retry share one time budget (the read timeout), so a
         hung Spacelift holds a page no longer than SPACELIFT_TIMEOUT_SECONDS in all.
         """
-        return self._within_deadline(lambda: self._execute(document, variables))
-
-    def _within_deadline(self, call: Callable[[], T]) -> T:
-        if getattr(self._local, "deadline", None) is not None:
-            return call()
-        self._local.deadline = time.monotonic() + self.timeout[1]
-        try:
-            return call()
-        finally:
-            self._local.deadline = None
+        with outbound.within(self.timeout[1]):
+            return self._execute(document, variables)
 
     def _execute(self, document: str | Document, variables: dict[str, Any] | None) -> dict:
         if not isinstance(document, Document):
@@ -214,7 +212,7 @@ class GraphQLExchange:
         data, errs = self._post(text, variables, token.jwt)
         if errs and _is_unauthorized(errs):
             logger.info("Spacelift said unauthorized; exchanging the key again once")
-            token = self._exchange_once(stale_jwt=token.jwt)
+            token = self.renew_token(token.jwt)
             data, errs = self._post(text, variables, token.jwt)
             if errs and _is_unauthorized(errs):
                 raise errors.Unauthorized(
@@ -258,53 +256,17 @@ class GraphQLExchange:
         self.cache.set(self._fields_key, known, timeout=fields.KNOWN_FIELDS_SECONDS)
         return known
 
-    def _transport(self) -> _Transport:
-        transport = getattr(self._local, "transport", None)
-        if transport is None:
-            transport = _Transport(
-                url=self.connection.graphql_url,
-                timeout=self.timeout,
-                allow_redirects=False,
-            )
-            transport.connect()
-            self._local.transport = transport
-        return transport
-
     def _post(
         self, document: str, variables: dict[str, Any] | None, jwt: str | None = None
     ) -> tuple[Any, list[dict[str, Any]]]:
-        transport = self._transport()
-        transport.headers = {"Authorization": f"Bearer {jwt}"} if jwt else None
+        """Post one document (with the JWT, if any): its data and its GraphQL errors."""
         request = GraphQLRequest(document, variable_values=variables)
-        deadline = getattr(self._local, "deadline", None)
-        connect, read = self.timeout
-        if deadline is not None:
-            read = deadline - time.monotonic()
-            if read <= 0:
-                raise errors.Timeout(f"Spacelift did not answer within {self.timeout[1]:g} seconds")
-            connect = min(connect, read)
         try:
-            result = transport.execute(request, timeout=(connect, read))
-        except errors.SpaceliftError:
-            raise
-        except TransportConnectionFailed as exc:
-            cause = exc.__cause__
-            if isinstance(cause, requests.Timeout):
-                raise errors.Timeout(
-                    f"Spacelift did not answer within {self.timeout[1]:g} seconds"
-                ) from None
-            raise errors.Unreachable(f"Could not connect to {self.connection.base_url}") from None
-        except TransportServerError as exc:
-            raise errors.HTTPStatusError(exc.code or 500) from None
-        except (TransportProtocolError, TypeError, ValueError, AttributeError):
-            raise errors.NotJSON(
-                f"{self.connection.base_url} answered with something that is not a GraphQL "
-                "response (a proxy or login page?)"
-            ) from None
-        raw_errors = result.errors or []
-        if not isinstance(raw_errors, list):
-            raw_errors = [{"message": str(raw_errors)}]
-        return result.data, [e if isinstance(e, dict) else {"message": str(e)} for e in raw_errors]
+            result = self._gql.execute(request, get_execution_result=True, jwt=jwt)
+        except TransportQueryError as exc:
+            raw = exc.errors if isinstance(exc.errors, list) else [{"message": str(exc.errors)}]
+            return exc.data, [e if isinstance(e, dict) else {"message": str(e)} for e in raw]
+        return result.data, []
 
     def _error_text(self, errs: list[dict[str, Any]]) -> str:
         text = "; ".join(str(e.get("message", "")) for e in errs)[:300]

@@ -8,16 +8,15 @@ is the Terraform registry protocol: `GET <registry>/registry/modules/v1/<org>/<n
 from __future__ import annotations
 
 import logging
-import time
 from typing import TYPE_CHECKING
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
-import requests
-
-from . import errors
+from . import errors, outbound
 from .types import ModuleVersions
 
 if TYPE_CHECKING:
+    import requests
+
     from .client import SpaceliftClient
 
 logger = logging.getLogger(__name__)
@@ -42,50 +41,23 @@ def read_versions(
             "versions",
         )
     )
-    own_deadline = getattr(client._local, "deadline", None) is None
-    if own_deadline:
-        client._local.deadline = time.monotonic() + client.timeout[1]
-    try:
+    with outbound.within(client.timeout[1]):
         token = client.token()
         response = _get(client, url, token.jwt)
         if response.status_code == 401:
             logger.info("The module registry answered 401; exchanging the key again once")
-            token = client._exchange_once(stale_jwt=token.jwt)
-            response = _get(client, url, token.jwt)
-    finally:
-        if own_deadline:
-            client._local.deadline = None
+            response = _get(client, url, client.renew_token(token.jwt).jwt)
     return _answer(response, source)
 
 
 def _get(client: SpaceliftClient, url: str, jwt: str) -> requests.Response:
-    session = getattr(client._local, "registry_session", None)
-    if session is None:
-        session = client._local.registry_session = requests.Session()
-    connect, read = client.timeout
-    deadline = getattr(client._local, "deadline", None)
-    if deadline is not None:
-        read = deadline - time.monotonic()
-        if read <= 0:
-            raise errors.Timeout(
-                f"The module registry did not answer within {client.timeout[1]:g} seconds"
-            )
-        connect = min(connect, read)
-    try:
-        return session.get(
-            url,
-            headers={"Authorization": f"Bearer {jwt}", "Accept": "application/json"},
-            timeout=(connect, read),
-            allow_redirects=False,
-        )
-    except requests.Timeout:
-        raise errors.Timeout(
-            f"The module registry did not answer within {client.timeout[1]:g} seconds"
-        ) from None
-    except requests.RequestException:
-        raise errors.Unreachable(
-            f"Could not connect to the module registry at {urlsplit(url).netloc}"
-        ) from None
+    return outbound.request(
+        "GET",
+        url,
+        who="the module registry",
+        timeout=client.timeout,
+        headers={"Authorization": f"Bearer {jwt}", "Accept": "application/json"},
+    )
 
 
 def _answer(response: requests.Response, source: str) -> ModuleVersions:

@@ -15,16 +15,15 @@ token it no longer accepts with `stack: null`, so a null stack the portal has se
 
 from __future__ import annotations
 
-import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from django.core.cache import cache
-
 from . import documents, errors
+from .clock import clock
 from .service import SpaceliftService
+from .shared_cache import shared_cache
 from .types.logs import LogPage, Phase, ResourceChange, phases_from_history
 
 T = TypeVar("T")
@@ -56,19 +55,18 @@ class PhaseTail:
 
 
 class RunRecords:
-    def __init__(self, service: SpaceliftService, *, clock: Callable[[], float] = time.time):
+    def __init__(self, service: SpaceliftService):
         self.service = service
         self.client = service.client
         self.ttl = service.ttl
         self.prefix = service.prefix + "records:"
-        self.clock = clock
 
     # Reads --------------------------------------------------------------------------------
 
     def phases(self, stack_id: str, run_id: str) -> tuple[list[Phase], str | None] | None:
         """The run's phases with logs, oldest first, and its final state (None: moving)."""
         key = f"phases:{stack_id}:{run_id}"
-        held = cache.get(self.prefix + key)
+        held = shared_cache.get(self.prefix + key)
         if held is not None:
             return held
         data = self.client.read_stack(
@@ -83,7 +81,7 @@ class RunRecords:
 
     def page(self, stack_id: str, run_id: str, phase: Phase, token: str | None) -> LogPage:
         key = f"page:{stack_id}:{run_id}:{phase.key}:{token or ''}"
-        held = cache.get(self.prefix + key)
+        held = shared_cache.get(self.prefix + key)
         if held is not None:
             return held
         data = self.client.read_stack(
@@ -109,13 +107,13 @@ class RunRecords:
     def tail(self, stack_id: str, run_id: str, phase: Phase) -> PhaseTail:
         """The phase's last lines: read once for a finished phase, followed for a running one."""
         key = f"tail:{stack_id}:{run_id}:{phase.key}"
-        held: PhaseTail | None = cache.get(self.prefix + key)
-        now = self.clock()
+        held: PhaseTail | None = shared_cache.get(self.prefix + key)
+        now = clock()
         if held is not None and (held.finished or now - held.checked_at < self.ttl):
             return held
         start = held or PhaseTail((), 0, 0, (), None, False, True, now)
         tail = self._walk(stack_id, run_id, phase, start)
-        cache.set(self.prefix + key, tail, timeout=FINISHED_SECONDS)
+        shared_cache.set(self.prefix + key, tail, timeout=FINISHED_SECONDS)
         return tail
 
     def _walk(self, stack_id: str, run_id: str, phase: Phase, start: PhaseTail) -> PhaseTail:
@@ -143,7 +141,7 @@ class RunRecords:
             next_token=token,
             finished=finished,
             exists=exists,
-            checked_at=self.clock(),
+            checked_at=clock(),
         )
 
     def lines_before(
@@ -180,7 +178,7 @@ class RunRecords:
     def changes(self, stack_id: str, run_id: str, *, ended: bool) -> tuple[ResourceChange, ...]:
         """Every resource the run's plan changes, in Spacelift's order, without repeats."""
         key = f"changes:{stack_id}:{run_id}"
-        held = cache.get(self.prefix + key)
+        held = shared_cache.get(self.prefix + key)
         if held is not None:
             return held
         data = self.client.read_stack(
@@ -204,7 +202,7 @@ class RunRecords:
 
     def held(self, name: str) -> tuple[Any] | None:
         """What `keep` stored under `name`, as a 1-tuple, or None."""
-        return cache.get(self.prefix + name)
+        return shared_cache.get(self.prefix + name)
 
     def keep(self, name: str, value: Any, *, ended: bool) -> None:
         self._keep(name, (value,), ended=ended)
@@ -213,7 +211,7 @@ class RunRecords:
         self, name: str, compute: Callable[[], T], *, ended: bool, keep_none: bool = True
     ) -> T:
         """A derived result (such as a "why" line) kept as long as what it was made from."""
-        held = cache.get(self.prefix + name)
+        held = shared_cache.get(self.prefix + name)
         if held is not None:
             return held[0]
         value = compute()
@@ -222,7 +220,7 @@ class RunRecords:
         return value
 
     def _keep(self, name: str, value: Any, *, ended: bool) -> None:
-        cache.set(self.prefix + name, value, timeout=FINISHED_SECONDS if ended else self.ttl)
+        shared_cache.set(self.prefix + name, value, timeout=FINISHED_SECONDS if ended else self.ttl)
 
 
 def _parse(build: Callable[[], T]) -> T:

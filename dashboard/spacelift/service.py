@@ -7,6 +7,7 @@ gives a page one deadline for all it reads.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import wait as wait_for_futures
@@ -16,7 +17,7 @@ from typing import Any
 from cachetools import LRUCache
 from django.conf import settings
 
-from . import budget, errors
+from . import budget, errors, outbound, process_state
 from .account import InvalidEndpoint, default_registry_org, normalize_endpoint
 from .cached_reads import (
     MAX_BACKOFF_SECONDS,
@@ -106,8 +107,7 @@ class SpaceliftService(CachedReads):
     def one_deadline(self) -> Iterator[None]:
         """Every read in this block (and its `read_many`) ends by one deadline, the read
         timeout from now: a page waits on Spacelift once, however many things it reads."""
-        at = time.monotonic() + self.client.timeout[1]
-        with budget.page(at), self.client.deadline(at):
+        with outbound.within(self.client.timeout[1]):
             yield
 
     def read_many(self, **reads: Callable[[], Snapshot[Any]]) -> dict[str, Snapshot[Any]]:
@@ -117,14 +117,10 @@ class SpaceliftService(CachedReads):
         answered from the cache return at once; the others share one permit and one deadline,
         so a hung Spacelift holds the page no longer than SPACELIFT_TIMEOUT_SECONDS in all.
         """
-        deadline = budget.page_deadline() or time.monotonic() + self.client.timeout[1]
-        with budget.permit() as permitted:
+        with outbound.within(self.client.timeout[1]) as deadline, budget.permit() as permitted:
             if not permitted or len(reads) == 1:
                 return {name: read() for name, read in reads.items()}
-            futures = {
-                name: budget.pool().submit(self._within, deadline, read)
-                for name, read in reads.items()
-            }
+            futures = {name: budget.submit(read) for name, read in reads.items()}
             wait_for_futures(
                 futures.values(), timeout=deadline - time.monotonic() + DEADLINE_GRACE_SECONDS
             )
@@ -137,19 +133,24 @@ class SpaceliftService(CachedReads):
                 results[name] = Snapshot(None, "", None, problem)
         return results
 
-    def _within(self, deadline: float, read: Callable[[], Snapshot[Any]]) -> Snapshot[Any]:
-        with budget.lent(deadline), self.client.deadline(deadline):
-            return read()
 
-
+# The IDs of the last few stack lists, by version, so `may_exist` is a set lookup.
 _stack_id_sets: LRUCache[str, frozenset[str]] = LRUCache(maxsize=4)
+_stack_id_sets_lock = threading.Lock()
+
+
+@process_state.forgets("stack id sets")
+def _forget_stack_ids() -> None:
+    with _stack_id_sets_lock:
+        _stack_id_sets.clear()
 
 
 def _stack_ids(version: str, stacks: list[Stack]) -> frozenset[str]:
-    ids = _stack_id_sets.get(version)
-    if ids is None:
-        ids = _stack_id_sets[version] = frozenset(s.id for s in stacks)
-    return ids
+    with _stack_id_sets_lock:
+        ids = _stack_id_sets.get(version)
+        if ids is None:
+            ids = _stack_id_sets[version] = frozenset(s.id for s in stacks)
+        return ids
 
 
 def _registry_url() -> str | None:
