@@ -11,8 +11,7 @@ from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.test import Client
 
-from dashboard import regions
-from dashboard.spacelift import service
+from dashboard.spacelift import process_state
 from dashboard.spacelift.clock import clock as service_clock
 from simulator.server import start_simulator
 
@@ -48,9 +47,8 @@ def simulator():
 def fresh_portal_state() -> None:
     """What the portal holds between requests, as a newly started one has it: nothing."""
     cache.clear()
-    service.reset_process_state()
+    process_state.reset_all()
     service_clock.reset()
-    regions.shared_regions.clear()
 
 
 @pytest.fixture
