@@ -42,6 +42,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from cachetools import LRUCache
@@ -51,8 +52,8 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 from django_htmx.http import trigger_client_event
 
-from dashboard.spacelift import process_state
-from dashboard.spacelift.service import Snapshot
+from dashboard.spacelift import errors, process_state
+from dashboard.spacelift.snapshot import Problem, Snapshot, error_fields
 
 # Relative times ("4 min") are re-rendered at least this often even when data is unchanged.
 RELATIVE_TIME_GRANULARITY_SECONDS = 60
@@ -139,6 +140,19 @@ def polled_region(request: HttpRequest, regions: Sequence[Region]) -> Region | N
     return next((region for region in regions if region.name == wanted), None)
 
 
+def held(request: HttpRequest, region: Region) -> bool:
+    """Whether the poll comes from a browser that already holds this version of the region."""
+    return bool(request.htmx) and request.GET.get("v") == region.version
+
+
+def failed(exc: errors.SpaceliftError, version: str) -> Snapshot[Any]:
+    """A read that failed with nothing to show instead: the region says why (`_problem.html`)
+    and polls on, at the configured pace, as `version` (what the browser holds)."""
+    problem = Problem(**error_fields(exc), since=datetime.now(tz=UTC),
+                      retry_after=settings.PORTAL_POLL_SECONDS)  # fmt: skip
+    return Snapshot(None, version, None, problem)
+
+
 def unchanged(region: Region) -> HttpResponse:
     """204 for a poll whose browser already holds this version: no fragment on the wire."""
     fetched_at = region.snapshot.fetched_at
@@ -167,7 +181,7 @@ def render_regions(
     region is rendered once per version for every viewer; see `_shared`.
     """
     region = polled_region(request, regions)
-    if region is not None and request.GET.get("v") == region.version:
+    if region is not None and held(request, region):
         return unchanged(region)
     key = (shared_by, region.url, region.version) if shared_by and region else None
     if key and (html := _shared_region(key)) is not None:
