@@ -76,12 +76,12 @@ def with_service(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         try:
-            spacelift = current_connection()
+            connection = current_connection()
         except ConnectionProblem as exc:
             return not_connected(request, str(exc))
-        if spacelift is None:
+        if connection is None:
             return not_connected(request)
-        return view(request, SpaceliftService(spacelift), *args, **kwargs)
+        return view(request, SpaceliftService(connection), *args, **kwargs)
 
     return wrapper
 

@@ -5,7 +5,7 @@ from django.urls import include, path, register_converter
 from dashboard import converters
 from dashboard.accounts import people
 from dashboard.audit import views as audit
-from dashboard.connection import views as settings_page
+from dashboard.connection import settings_page
 from dashboard.runs import actions, log_views
 from dashboard.runs import views as runs
 from dashboard.stacks import exports, modules

@@ -518,7 +518,7 @@ def test_an_error_report_never_shows_the_typed_secret(staff_client, sim, monkeyp
     from django.core.signals import got_request_exception
     from django.views.debug import ExceptionReporter
 
-    from dashboard.connection import views as admin_views
+    from dashboard.connection import settings_page
 
     def broken(connection, **kwargs):
         raise RuntimeError("a bug while testing")
@@ -528,7 +528,7 @@ def test_an_error_report_never_shows_the_typed_secret(staff_client, sim, monkeyp
     def report(sender, request, **kwargs):
         reports.append(ExceptionReporter(request, *sys.exc_info(), is_email=True))
 
-    monkeypatch.setattr(admin_views, "run_checks", broken)
+    monkeypatch.setattr(settings_page, "run_checks", broken)
     got_request_exception.connect(report)
     staff_client.raise_request_exception = False
     try:
