@@ -1,3 +1,5 @@
+"""What every template may ask: whether the user may act on stacks (`can_operate`)."""
+
 from django.http import HttpRequest
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
+from http import HTTPStatus
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required, permission_required
@@ -64,17 +65,32 @@ def operator_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRe
 
 
 def with_service(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Call `view(request, service, ...)` with the current connection's service, or show
-    what is missing: no connection yet, or one that cannot be used as configured."""
+    """Call `view(request, service, ...)` with the current connection's service, or answer
+    what is missing: no connection yet, or one that cannot be used as configured.
+
+    The one answer every view that reads Spacelift gives without a connection (pages, JSON,
+    badge, actions alike): the "not connected" page with status 503. A 503 is what a JSON
+    client or a monitor should see, and htmx swaps no error response into a polled region.
+    """
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         try:
             connection = current_connection()
         except ConnectionProblem as exc:
-            return render(request, "dashboard/not_configured.html", {"problem": str(exc)})
+            return not_connected(request, str(exc))
         if connection is None:
-            return render(request, "dashboard/not_configured.html", {})
+            return not_connected(request)
         return view(request, SpaceliftService(connection), *args, **kwargs)
 
     return wrapper
+
+
+def not_connected(request: HttpRequest, problem: str = "") -> HttpResponse:
+    """The page that says the portal cannot read Spacelift yet, and who can fix it."""
+    return render(
+        request,
+        "dashboard/not_configured.html",
+        {"problem": problem},
+        status=HTTPStatus.SERVICE_UNAVAILABLE,
+    )

@@ -1,3 +1,5 @@
+"""The app's tables: the saved connection, the audit trail, sign-in identities, stack history."""
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -6,6 +8,11 @@ from django.views.decorators.debug import sensitive_variables
 
 from dashboard.connection import crypto
 from dashboard.spacelift.account import Connection
+
+
+def one_row_per(*fields: str, name: str) -> models.UniqueConstraint:
+    """No two rows share these fields' values (a constraint named `name` in the database)."""
+    return models.UniqueConstraint(fields=list(fields), name=name)
 
 
 class SpaceliftConnection(models.Model):
@@ -104,9 +111,7 @@ class SignInIdentity(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["issuer", "subject"], name="one_user_per_subject")
-        ]
+        constraints = [one_row_per("issuer", "subject", name="one_user_per_subject")]
 
     def __str__(self) -> str:
         return f"{self.subject} at {self.issuer}"
@@ -138,9 +143,7 @@ class LastSeenState(models.Model):
     state = models.CharField(max_length=40)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["connection", "stack_id"], name="one_state_per_stack")
-        ]
+        constraints = [one_row_per("connection", "stack_id", name="one_state_per_stack")]
 
     def __str__(self) -> str:
         return f"{self.stack_id}: {self.state}"

@@ -40,18 +40,20 @@ import hashlib
 import json
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+from cachetools import LRUCache
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django_htmx.http import trigger_client_event
 
-from dashboard.spacelift.service import Snapshot
+from dashboard.spacelift import errors, process_state
+from dashboard.spacelift.snapshot import Problem, Snapshot, error_fields
 
 # Relative times ("4 min") are re-rendered at least this often even when data is unchanged.
 RELATIVE_TIME_GRANULARITY_SECONDS = 60
@@ -138,6 +140,19 @@ def polled_region(request: HttpRequest, regions: Sequence[Region]) -> Region | N
     return next((region for region in regions if region.name == wanted), None)
 
 
+def held(request: HttpRequest, region: Region) -> bool:
+    """Whether the poll comes from a browser that already holds this version of the region."""
+    return bool(request.htmx) and request.GET.get("v") == region.version
+
+
+def failed(exc: errors.SpaceliftError, version: str) -> Snapshot[Any]:
+    """A read that failed with nothing to show instead: the region says why (`_problem.html`)
+    and polls on, at the configured pace, as `version` (what the browser holds)."""
+    problem = Problem(**error_fields(exc), since=datetime.now(tz=UTC),
+                      retry_after=settings.PORTAL_POLL_SECONDS)  # fmt: skip
+    return Snapshot(None, version, None, problem)
+
+
 def unchanged(region: Region) -> HttpResponse:
     """204 for a poll whose browser already holds this version: no fragment on the wire."""
     fetched_at = region.snapshot.fetched_at
@@ -163,13 +178,13 @@ def render_regions(
 
     `context` may be a function: it is then called only when something is rendered. With
     `shared_by` (whose data the region shows, e.g. the connection's fingerprint), a polled
-    region is rendered once per version for every viewer; see `SharedRegions`.
+    region is rendered once per version for every viewer; see `_shared`.
     """
     region = polled_region(request, regions)
-    if region is not None and request.GET.get("v") == region.version:
+    if region is not None and held(request, region):
         return unchanged(region)
     key = (shared_by, region.url, region.version) if shared_by and region else None
-    if key and (html := shared_regions.get(key)) is not None:
+    if key and (html := _shared_region(key)) is not None:
         return HttpResponse(html)
     values = dict(context() if callable(context) else context)
     values["regions"] = {r.name: r for r in regions}
@@ -177,43 +192,35 @@ def render_regions(
         return render(request, template, values)
     if key:
         html = render_to_string(f"{template}#{region.name}", values)
-        shared_regions.put(key, html.encode())
+        _share_region(key, html.encode())
         return HttpResponse(html)
     return render(request, f"{template}#{region.name}", values)
 
 
-class SharedRegions:
-    """Regions as last rendered for each version, shared by every viewer.
-
-    Safe by construction: a shared region is rendered without the request, so no context
-    processor runs and nothing personal (user, permissions, CSRF token, messages) can reach
-    it; a per-user control added to such a region renders empty, never someone else's.
-    tests/test_regions.py renders one for a viewer and an operator and compares the bytes.
-    """
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._items: OrderedDict[tuple[str, str, str], bytes] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[str, str, str]) -> bytes | None:
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        return None
-
-    def put(self, key: tuple[str, str, str], html: bytes) -> None:
-        with self._lock:
-            self._items[key] = html
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
+# Regions as last rendered for each version, shared by every viewer: (shared_by, url, version)
+# to the bytes. About 120 KB each at 100 rows: a few MB for the views people keep open.
+#
+# Safe by construction: a shared region is rendered without the request, so no context
+# processor runs and nothing personal (user, permissions, CSRF token, messages) can reach it;
+# a per-user control added to such a region renders empty, never someone else's.
+# tests/test_regions.py renders one for a viewer and an operator and compares the bytes.
+SHARED_REGIONS = 32
+_shared: LRUCache[tuple[str, str, str], bytes] = LRUCache(maxsize=SHARED_REGIONS)
+# cachetools' caches are not thread-safe, and a read reorders an LRU: every access locks.
+_shared_lock = threading.Lock()
 
 
-# About 120 KB each at 100 rows: a few MB for the views people keep open.
-shared_regions = SharedRegions(size=32)
+def _shared_region(key: tuple[str, str, str]) -> bytes | None:
+    with _shared_lock:
+        return _shared.get(key)
+
+
+def _share_region(key: tuple[str, str, str], html: bytes) -> None:
+    with _shared_lock:
+        _shared[key] = html
+
+
+@process_state.forgets("shared regions")
+def forget_shared_regions() -> None:
+    with _shared_lock:
+        _shared.clear()

@@ -1,11 +1,11 @@
-"""The app's URLs: one line a page, named as the templates and tests reverse them."""
+"""The app's URLs, grouped by what they belong to: a stack, a run, the administration pages."""
 
-from django.urls import path, register_converter
+from django.urls import include, path, register_converter
 
 from dashboard import converters
 from dashboard.accounts import people
 from dashboard.audit import views as audit
-from dashboard.connection import views as connection
+from dashboard.connection import settings_page
 from dashboard.runs import actions, log_views
 from dashboard.runs import views as runs
 from dashboard.stacks import exports, modules
@@ -17,38 +17,46 @@ register_converter(converters.RunIdConverter, "run_id")
 
 app_name = "dashboard"
 
+# Below stacks/<stack_id>/runs/<run_id>/.
+run_urls = [
+    path("", runs.run_detail, name="run"),
+    path("logs/<str:phase_key>/", log_views.run_log, name="run_log"),
+    path("actions/<str:action>/", actions.run_action, name="run_action"),
+]
+
+# Below stacks/<stack_id>/.
+stack_urls = [
+    path("", stacks.stack_detail, name="stack"),
+    path("why/", log_views.stack_why, name="why"),
+    path("badge.svg", exports.stack_badge, name="badge"),
+    path("actions/trigger/", actions.trigger_run, name="trigger"),
+    path("runs/<run_id:run_id>/", include(run_urls)),
+]
+
+# The Spacelift connection: the page, and the four actions its forms post to.
+connection_urls = [
+    path("", settings_page.connection_settings, name="admin_connection"),
+    path("save/", settings_page.save_connection, name="admin_connection_save"),
+    path("test/", settings_page.test_typed_connection, name="admin_connection_test"),
+    path("test-in-use/", settings_page.test_connection_in_use, name="admin_connection_test_in_use"),
+    path("remove/", settings_page.remove_connection, name="admin_connection_remove"),
+]
+
+# Below administration/: staff pages.
+administration_urls = [
+    path("spacelift/", include(connection_urls)),
+    path("audit/", audit.audit_log, name="audit_log"),
+    path("audit/export.csv", audit.audit_csv, name="audit_csv"),
+    path("people/", people.people, name="people"),
+    path("people/<int:user_id>/operator/", people.set_operator, name="people_operator"),
+]
+
 urlpatterns = [
     path("", stacks.overview, name="overview"),
-    path("stacks/<stack_id:stack_id>/", stacks.stack_detail, name="stack"),
-    path("stacks/<stack_id:stack_id>/runs/<run_id:run_id>/", runs.run_detail, name="run"),
-    path(
-        "stacks/<stack_id:stack_id>/runs/<run_id:run_id>/logs/<str:phase_key>/",
-        log_views.run_log,
-        name="run_log",
-    ),
-    path("stacks/<stack_id:stack_id>/why/", log_views.stack_why, name="why"),
+    path("stacks/<stack_id:stack_id>/", include(stack_urls)),
     path("modules/", modules.module_list, name="modules"),
-    path(
-        "administration/spacelift/",
-        connection.spacelift_connection,
-        name="admin_connection",
-    ),
-    path("stacks/<stack_id:stack_id>/actions/trigger/", actions.trigger_run, name="trigger"),
-    path(
-        "stacks/<stack_id:stack_id>/runs/<run_id:run_id>/actions/<str:action>/",
-        actions.run_action,
-        name="run_action",
-    ),
-    path("administration/audit/", audit.audit_log, name="audit_log"),
-    path("administration/audit/export.csv", audit.audit_csv, name="audit_csv"),
-    path("administration/people/", people.people, name="people"),
-    path(
-        "administration/people/<int:user_id>/operator/",
-        people.set_operator,
-        name="people_operator",
-    ),
+    path("administration/", include(administration_urls)),
     path("status.json", exports.status_json, name="status_json"),
-    path("stacks/<stack_id:stack_id>/badge.svg", exports.stack_badge, name="badge"),
     path("metrics", exports.metrics, name="metrics"),
     path("healthz", stacks.healthz, name="healthz"),
 ]

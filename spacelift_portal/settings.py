@@ -129,6 +129,14 @@ if "redis" in CACHES["default"]["BACKEND"].lower():
     CACHES["default"].setdefault("OPTIONS", {}).update(
         {"socket_connect_timeout": 1, "socket_timeout": 1}
     )
+# "Test connection" keeps its token and what it learned of the API here, apart from the portal's
+# (dashboard/connection/diagnostics.py): in memory, for one run, never in Redis.
+CACHES["diagnostics"] = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "diagnostics",
+    "TIMEOUT": 600,  # a run takes seconds; its entries are never read after it
+    "OPTIONS": {"MAX_ENTRIES": 1000},
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

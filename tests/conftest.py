@@ -11,7 +11,6 @@ from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.test import Client
 
-from dashboard import regions
 from dashboard.spacelift import process_state
 from dashboard.spacelift.clock import clock as service_clock
 from simulator.server import start_simulator
@@ -50,7 +49,6 @@ def fresh_portal_state() -> None:
     cache.clear()
     process_state.reset_all()
     service_clock.reset()
-    regions.shared_regions.clear()
 
 
 @pytest.fixture

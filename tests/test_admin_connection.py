@@ -19,12 +19,18 @@ pytestmark = pytest.mark.django_db
 on_each_database = pytest.mark.usefixtures("each_database")
 
 URL = "/administration/spacelift/"
+# The page's actions, each with its own URL the page's forms post to.
+SAVE = URL + "save/"
+TEST = URL + "test/"
+TEST_IN_USE = URL + "test-in-use/"
+REMOVE = URL + "remove/"
+ACTIONS = {"save": SAVE, "test": TEST, "test_in_use": TEST_IN_USE, "remove": REMOVE}
 GOOD_KEY = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
 
 
 def save(client, **values):
-    data = {"action": "save", "host": "", "key_id": "", "secret": ""} | values
-    return client.post(URL, data)
+    data = {"host": "", "key_id": "", "secret": ""} | values
+    return client.post(SAVE, data)
 
 
 def saved_sim(client, sim):
@@ -44,14 +50,15 @@ def database_dump() -> str:
 
 
 def test_anonymous_users_go_to_login(client):
-    for response in (client.get(URL), client.post(URL, {"action": "save"})):
+    for response in (client.get(URL), *(client.post(url) for url in ACTIONS.values())):
         assert response.status_code == 302
         assert response["Location"].startswith("/accounts/login/")
 
 
 def test_users_who_are_not_staff_get_403(viewer_client):
     assert viewer_client.get(URL).status_code == 403
-    assert viewer_client.post(URL, {"action": "save", "host": "x.io"}).status_code == 403
+    for url in ACTIONS.values():
+        assert viewer_client.post(url, {"host": "x.io", "confirm": "yes"}).status_code == 403
     assert SpaceliftConnection.load() is None
 
 
@@ -70,11 +77,10 @@ def test_csrf_is_enforced_on_every_form(django_user_model, sim):
     staff = django_user_model.objects.create_user("csrf", password="pw-csrf-123", is_staff=True)
     client = Client(enforce_csrf_checks=True)
     client.force_login(staff)
-    for action in ("save", "test", "test_saved", "delete"):
+    for action, url in ACTIONS.items():
         response = client.post(
-            URL,
+            url,
             {
-                "action": action,
                 "host": sim.url,
                 "key_id": sim.key_id,
                 "secret": sim.key_secret,
@@ -84,6 +90,37 @@ def test_csrf_is_enforced_on_every_form(django_user_model, sim):
         assert response.status_code == 403, action
     assert client.post("/accounts/logout/").status_code == 403
     assert SpaceliftConnection.load() is None
+
+
+def test_each_action_has_its_own_url_and_the_page_posts_to_it(staff_client, sim):
+    saved_sim(staff_client, sim)
+    page = parse(staff_client.get(URL))
+    form = page.select_one("form.stacked")
+    assert form["action"] == form["hx-post"] == SAVE
+    assert page.find("button", string="Test connection")["formaction"] == TEST
+    assert page.select_one("form.danger-zone")["action"] == REMOVE
+    assert page.select_one("form.inline")["action"] == TEST_IN_USE
+    assert not page.select("button[name=action]")
+
+
+def test_the_actions_answer_only_post(staff_client):
+    for url in ACTIONS.values():
+        assert staff_client.get(url).status_code == 405
+
+
+def test_a_saved_connection_redirects_back_to_the_page(staff_client, sim):
+    response = save(staff_client, host=sim.url, key_id=sim.key_id, secret=sim.key_secret)
+    assert response.status_code == 302 and response["Location"] == URL
+    page = parse(staff_client.get(URL))
+    assert "Saved. Every dashboard" in page.get_text()
+
+
+def test_the_connection_in_use_is_tested_over_htmx_in_the_results_only(staff_client, sim):
+    saved_sim(staff_client, sim)
+    response = staff_client.post(TEST_IN_USE, headers={"HX-Request": "true"})
+    html = response.content.decode()
+    assert html.lstrip().startswith('<section id="connection-results"')
+    assert [c[0] for c in checks_of(response)] == ["pass", "pass", "pass", "pass"]
 
 
 @on_each_database
@@ -178,9 +215,9 @@ def test_hosts_are_normalised_before_saving(staff_client):
 @on_each_database
 def test_removing_the_connection_needs_a_confirmation(staff_client, sim):
     saved_sim(staff_client, sim)
-    staff_client.post(URL, {"action": "delete"})
+    staff_client.post(REMOVE)
     assert SpaceliftConnection.load() is not None
-    staff_client.post(URL, {"action": "delete", "confirm": "yes"})
+    staff_client.post(REMOVE, {"confirm": "yes"})
     assert SpaceliftConnection.load() is None
 
 
@@ -244,9 +281,9 @@ def test_without_a_connection_the_overview_points_staff_to_the_settings(staff_cl
 
 def press_test_connection(client, sim, *, htmx: bool = False, **values):
     """Press "Test connection" with the simulator's values, some replaced by `values`."""
-    data = {"action": "test", "host": sim.url, "key_id": sim.key_id, "secret": sim.key_secret}
+    data = {"host": sim.url, "key_id": sim.key_id, "secret": sim.key_secret}
     headers = {"HX-Request": "true"} if htmx else {}
-    return client.post(URL, data | values, headers=headers)
+    return client.post(TEST, data | values, headers=headers)
 
 
 def checks_of(response) -> list[tuple[str, str]]:
@@ -302,13 +339,13 @@ def test_connection_test_reports_a_host_that_does_not_speak_graphql(
 def test_connection_test_reports_an_unreachable_named_simulator(staff_client, settings):
     port = free_port()  # nothing listens there once the helper has let it go
     response = staff_client.post(
-        URL,
-        {"action": "test", "host": f"http://127.0.0.1:{port}", "key_id": GOOD_KEY, "secret": "x"},
+        TEST,
+        {"host": f"http://127.0.0.1:{port}", "key_id": GOOD_KEY, "secret": "x"},
     )
     settings.PORTAL_SIMULATOR_URL = f"http://127.0.0.1:{port}"
     response = staff_client.post(
-        URL,
-        {"action": "test", "host": f"http://127.0.0.1:{port}", "key_id": GOOD_KEY, "secret": "x"},
+        TEST,
+        {"host": f"http://127.0.0.1:{port}", "key_id": GOOD_KEY, "secret": "x"},
     )
     assert [c[0] for c in checks_of(response)] == ["fail"]
     assert b"Check the host for typos" in response.content
@@ -317,14 +354,14 @@ def test_connection_test_reports_an_unreachable_named_simulator(staff_client, se
 @on_each_database
 def test_the_saved_connection_can_be_tested(staff_client, sim):
     saved_sim(staff_client, sim)
-    response = staff_client.post(URL, {"action": "test_saved"})
+    response = staff_client.post(TEST_IN_USE)
     assert [c[0] for c in checks_of(response)] == ["pass", "pass", "pass", "pass"]
 
 
 def test_the_secret_is_never_logged(staff_client, sim, caplog):
     caplog.set_level(logging.DEBUG)
     saved_sim(staff_client, sim)
-    staff_client.post(URL, {"action": "test_saved"})
+    staff_client.post(TEST_IN_USE)
     staff_client.get("/")
     press_test_connection(staff_client, sim, secret="typo-secret-abc")
     assert sim.key_secret not in caplog.text
@@ -389,8 +426,8 @@ def test_save_anyway_saves_a_connection_that_fails(staff_client, sim):
 
 def test_save_over_htmx_redirects_the_page_when_saved(staff_client, sim):
     response = staff_client.post(
-        URL,
-        {"action": "save", "host": sim.url, "key_id": sim.key_id, "secret": sim.key_secret},
+        SAVE,
+        {"host": sim.url, "key_id": sim.key_id, "secret": sim.key_secret},
         headers={"HX-Request": "true"},
     )
     assert response.status_code == 200
@@ -426,7 +463,7 @@ def test_a_blank_secret_is_never_sent_to_another_host(staff_client, sim, other_h
     saved_sim(staff_client, sim)
     other_host.reset_stats()
     response = staff_client.post(
-        URL, {"action": action, "host": other_host.url, "key_id": sim.key_id, "secret": ""}
+        ACTIONS[action], {"host": other_host.url, "key_id": sim.key_id, "secret": ""}
     )
     assert response.status_code == 200
     assert "Type the secret again" in response.content.decode()
@@ -453,9 +490,7 @@ def test_a_blank_secret_with_another_key_id_needs_the_secret(staff_client, sim):
     ],
 )
 def test_link_local_and_metadata_addresses_are_refused(staff_client, host):
-    response = staff_client.post(
-        URL, {"action": "test", "host": host, "key_id": GOOD_KEY, "secret": "s3cret"}
-    )
+    response = staff_client.post(TEST, {"host": host, "key_id": GOOD_KEY, "secret": "s3cret"})
     html = response.content.decode()
     assert "metadata" in html or "only accepted for this machine" in html
     assert checks_of(response) == []
@@ -466,8 +501,8 @@ def test_errors_on_unnamed_local_ports_do_not_say_what_answers(staff_client, sim
     answering = press_test_connection(staff_client, sim)
     closed = free_port()
     silent = staff_client.post(
-        URL,
-        {"action": "test", "host": f"http://127.0.0.1:{closed}", "key_id": GOOD_KEY, "secret": "x"},
+        TEST,
+        {"host": f"http://127.0.0.1:{closed}", "key_id": GOOD_KEY, "secret": "x"},
     )
     generic = "No Spacelift GraphQL API answered at this local address."
     for response in (answering, silent):
@@ -483,7 +518,7 @@ def test_an_error_report_never_shows_the_typed_secret(staff_client, sim, monkeyp
     from django.core.signals import got_request_exception
     from django.views.debug import ExceptionReporter
 
-    from dashboard.connection import views as admin_views
+    from dashboard.connection import settings_page
 
     def broken(connection, **kwargs):
         raise RuntimeError("a bug while testing")
@@ -493,7 +528,7 @@ def test_an_error_report_never_shows_the_typed_secret(staff_client, sim, monkeyp
     def report(sender, request, **kwargs):
         reports.append(ExceptionReporter(request, *sys.exc_info(), is_email=True))
 
-    monkeypatch.setattr(admin_views, "run_checks", broken)
+    monkeypatch.setattr(settings_page, "run_checks", broken)
     got_request_exception.connect(report)
     staff_client.raise_request_exception = False
     try:

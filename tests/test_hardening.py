@@ -135,9 +135,8 @@ def test_the_secret_is_not_on_a_debug_error_page(client, django_user_model, sim,
     client.raise_request_exception = False
     secret = "s3cret-never-on-a-page-42"
     response = client.post(
-        "/administration/spacelift/",
+        "/administration/spacelift/save/",
         {
-            "action": "save",
             "host": sim.url,
             "key_id": sim.key_id,
             "secret": secret,

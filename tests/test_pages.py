@@ -39,14 +39,44 @@ def test_login_page_renders(client):
 
 def test_overview_without_connection_tells_a_viewer_to_ask_an_administrator(viewer_client):
     response = viewer_client.get("/")
-    assert response.status_code == 200
+    assert response.status_code == 503
     assert b"Ask an administrator" in response.content
 
 
 def test_overview_without_connection_tells_staff_how_to_set_it(admin_client):
     response = admin_client.get("/")
-    assert response.status_code == 200
+    assert response.status_code == 503
     assert b"SPACELIFT_API_KEY_ENDPOINT" in response.content
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/stacks/some-stack/",
+        "/stacks/some-stack/runs/01HZZZZZZZZZZZZZZZZZZZZZZZ/",
+        "/stacks/some-stack/why/",
+        "/modules/",
+        "/status.json",
+        "/stacks/some-stack/badge.svg",
+        "/stacks/some-stack/actions/trigger/",
+        "/stacks/some-stack/runs/01HZZZZZZZZZZZZZZZZZZZZZZZ/actions/confirm/",
+    ],
+)
+def test_every_view_that_reads_spacelift_answers_the_same_without_a_connection(
+    operator_client, path
+):
+    for response in (operator_client.get(path), operator_client.get(path, **HTMX)):
+        assert response.status_code == 503
+        assert parse(response).select_one("h1").get_text() == "No Spacelift connection yet"
+
+
+def test_every_view_says_what_is_wrong_with_an_unusable_connection(viewer_client, settings):
+    settings.SPACELIFT_API_KEY_ENDPOINT = "https://acme.app.spacelift.io"
+    for path in ("/", "/status.json", "/modules/"):
+        response = viewer_client.get(path)
+        assert response.status_code == 503
+        assert "must all be set" in parse(response).select_one('[role="alert"]').get_text()
 
 
 def test_overview_lists_every_stack_with_deep_links(viewer_client, connected):

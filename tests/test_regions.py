@@ -137,7 +137,7 @@ def test_the_shared_region_is_the_same_bytes_for_a_viewer_and_an_operator(
     """Each renders it afresh: a per-user control in the region would make them differ."""
     answers = []
     for client in (viewer_client, operator_client, staff_client):
-        regions.shared_regions.clear()
+        regions.forget_shared_regions()
         response = client.get("/", {"q": "prod"}, **HTMX)
         assert response.status_code == 200
         answers.append(response.content)

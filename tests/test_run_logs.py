@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import html as html_lib
+import json
 import re
 from html.parser import HTMLParser
+from types import SimpleNamespace
+from urllib.parse import parse_qsl
 
 import pytest
 from django.contrib.auth.models import Group
 from django.core.cache import cache
 
+from dashboard import regions
 from dashboard.spacelift.run_records import TAIL_LINES
 from simulator.logs import LOG_PAGE_SIZE, changes, logbook, phase_lines
 from simulator.server import start_simulator
@@ -310,7 +314,21 @@ def frozen(settings, sim):
     handle.stop()
 
 
-def test_a_running_phase_appends_only_new_lines(viewer_client, frozen):
+@pytest.fixture
+def same_minute(monkeypatch):
+    """Region versions name the minute (regions.py): keep it, so a poll is 204 by content."""
+    monkeypatch.setattr(regions, "time", SimpleNamespace(time=lambda: 1_790_000_000.0))
+
+
+def poll(client, follower: dict[str, str]):
+    """What htmx sends when an element of `regions.py`'s protocol polls: its URL's query and
+    its `hx-vals` together."""
+    path, _, query = follower["hx-get"].partition("?")
+    values = dict(parse_qsl(query)) | json.loads(follower["hx-vals"])
+    return client.get(path, values, **HTMX)
+
+
+def test_a_running_phase_appends_only_new_lines(viewer_client, frozen, same_minute):
     stack, run = next(
         (s, r)
         for s in quiet_stacks(frozen)
@@ -323,10 +341,9 @@ def test_a_running_phase_appends_only_new_lines(viewer_client, frozen):
     shown = list(tags.log_lines)
     follow = tags.find("div", "log-follow")
     assert shown and len(follow) == 1
-    url = html_lib.unescape(follow[0]["hx-get"])
 
     frozen.step()
-    response = viewer_client.get(url, **HTMX)
+    response = poll(viewer_client, follow[0])
     assert response.status_code == 200
     chunk = Tags(response.content.decode())
     lines, _ = phase_lines(logbook(frozen.world), run, current.state, current.state_version)
@@ -335,11 +352,40 @@ def test_a_running_phase_appends_only_new_lines(viewer_client, frozen):
     assert chunk.find("ol", "log")[0]["start"] == str(len(shown) + 1)
     next_follow = chunk.find("div", "log-follow")
     assert len(next_follow) == 1 and next_follow[0]["hx-get"] != follow[0]["hx-get"]
-    again = viewer_client.get(html_lib.unescape(next_follow[0]["hx-get"]), **HTMX)
+    again = poll(viewer_client, next_follow[0])
     assert again.status_code == 204, "nothing new since: the page keeps its token"
+    assert again["HX-Trigger"].startswith('{"portal:unchanged"')
 
 
-def test_the_logs_region_refreshes_only_when_a_phase_starts_or_ends(viewer_client, frozen):
+def test_following_a_phase_survives_spacelift_failing_and_keeps_its_place(
+    viewer_client, frozen, same_minute
+):
+    stack, run = next(
+        (s, r)
+        for s in quiet_stacks(frozen)
+        for r in s.tracked[:2]
+        if not r.finished and r.transitions[-1].has_logs
+    )
+    follow = Tags(run_page(viewer_client, stack, run).content.decode()).find("div", "log-follow")
+    frozen.set_faults(mode="http500")
+    cache.clear()  # what the portal read of the log is gone: the poll must ask Spacelift
+    response = poll(viewer_client, follow[0])
+    assert response.status_code == 200, "a failed read keeps the follower polling"
+    fragment = Tags(response.content.decode())
+    assert not fragment.log_lines
+    again = fragment.find("div", "log-follow")
+    assert len(again) == 1 and again[0]["hx-get"] == follow[0]["hx-get"], "same token and line"
+    assert "Spacelift could not be read" in response.content.decode()
+    frozen.set_faults(mode=None)
+    frozen.step()
+    recovered = poll(viewer_client, again[0])
+    assert recovered.status_code == 200 and Tags(recovered.content.decode()).log_lines
+    assert "Spacelift could not be read" not in recovered.content.decode()
+
+
+def test_the_logs_region_refreshes_only_when_a_phase_starts_or_ends(
+    viewer_client, frozen, same_minute
+):
     stack, run = next(
         (s, r)
         for s in quiet_stacks(frozen)
@@ -347,13 +393,13 @@ def test_the_logs_region_refreshes_only_when_a_phase_starts_or_ends(viewer_clien
         if not r.finished and r.transitions[-1].has_logs
     )
     page = run_page(viewer_client, stack, run).content.decode()
-    version = re.search(r'"region": "logs", "v": "([0-9a-f]+)"', page).group(1)
-    poll = {"region": "logs", "v": version}
-    assert run_page(viewer_client, stack, run, data=poll, **HTMX).status_code == 204
+    logs = json.loads(Tags(page).find("section", "logs")[0]["hx-vals"])
+    assert logs["region"] == "logs"
+    assert run_page(viewer_client, stack, run, data=logs, **HTMX).status_code == 204
     with frozen.world.lock:  # the run fails in its phase, as Spacelift would record it
         run.transition("FAILED", int(frozen.world.clock()))
     cache.clear()  # the portal would see it after one poll interval
-    response = run_page(viewer_client, stack, run, data=poll, **HTMX)
+    response = run_page(viewer_client, stack, run, data=logs, **HTMX)
     assert response.status_code == 200
     tags = Tags(response.content.decode())
     failed = tags.find("details", "phase-failed")

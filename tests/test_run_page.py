@@ -129,7 +129,8 @@ def test_transitions_in_the_same_second_keep_spacelifts_order():
 
 def test_the_run_region_polls_itself_and_answers_204_when_unchanged(viewer_client, connected):
     stack, run = a_run(connected, terminal=False)
-    fragment = parse(page(viewer_client, stack, run, **HTMX))
+    # The run page has two regions (the run, its logs): a poll names the one it asks for.
+    fragment = parse(page(viewer_client, stack, run, data={"region": "run"}, **HTMX))
     assert [tag.name for tag in fragment.find_all(recursive=False)] == ["section"]
     region = region_of(fragment, "run")
     assert region["hx-get"] == f"/stacks/{stack.id}/runs/{run.id}/"
@@ -138,7 +139,9 @@ def test_the_run_region_polls_itself_and_answers_204_when_unchanged(viewer_clien
     unchanged = viewer_client.get(f"/stacks/{stack.id}/runs/{run.id}/", values, **HTMX)
     assert unchanged.status_code == 204
     assert unchanged.content == b""
-    changed = viewer_client.get(f"/stacks/{stack.id}/runs/{run.id}/", {"v": "0" * 16}, **HTMX)
+    changed = viewer_client.get(
+        f"/stacks/{stack.id}/runs/{run.id}/", {"region": "run", "v": "0" * 16}, **HTMX
+    )
     assert changed.status_code == 200
 
 

@@ -1,0 +1,1 @@
+"""Sign-in and people: password and single sign-on, who may operate, client addresses."""

@@ -80,29 +80,6 @@ _CONNECTION_KINDS = {
 }
 
 
-def changed(row, host: str, key_id: str, secret: str) -> list[str]:
-    """Names of the connection fields a save changes; the secret is compared, never kept."""
-    if row is None:
-        return ["host", "API key ID", "API key secret"]
-    names = []
-    if row.base_url != host:
-        names.append("host")
-    if row.key_id != key_id:
-        names.append("API key ID")
-    if not row.has_secret or _secret_differs(row, secret):
-        names.append("API key secret")
-    return names
-
-
-def _secret_differs(row, secret: str) -> bool:
-    from dashboard.connection.crypto import UndecryptableSecret
-
-    try:
-        return row.secret() != secret
-    except UndecryptableSecret:
-        return True
-
-
 def record_connection(user, kind: str, checks=None, fields=()) -> None:
     """A save, test or removal of the Spacelift connection; a test records whether it passed."""
     failed = [check.name for check in checks or () if not check.passed]

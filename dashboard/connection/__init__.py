@@ -1,0 +1,1 @@
+"""The Spacelift connection: where it comes from, its secret at rest, its settings and test."""

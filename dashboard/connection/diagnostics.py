@@ -6,12 +6,16 @@ runs only when the ones before it passed, since it could not tell anything new o
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import itertools
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.cache import BaseCache, InvalidCacheBackendError, caches
 from django.views.decorators.debug import sensitive_variables
 
-from dashboard.spacelift import errors, fields
+from dashboard.spacelift import errors, fields, process_state
 from dashboard.spacelift.account import (
     Connection,
     InvalidEndpoint,
@@ -21,6 +25,8 @@ from dashboard.spacelift.account import (
 from dashboard.spacelift.client import SpaceliftClient
 from dashboard.spacelift.documents import OPTIONAL_FIELDS
 
+# The LocMemCache a run keeps its token and what it learned of the API in (settings.CACHES).
+DIAGNOSTICS_CACHE = "diagnostics"
 HOST_CHECK = "Host answers with Spacelift's GraphQL API"
 
 
@@ -82,10 +88,9 @@ def _host_failure(connection: Connection, exc: errors.SpaceliftError) -> Check:
 
 @sensitive_variables()
 def run_checks(connection: Connection, *, timeout: float = 10.0) -> list[Check]:
-    # Its own throwaway cache: a test neither reuses nor replaces the portal's shared token.
     client = SpaceliftClient(
         connection,
-        cache=_RunCache(),
+        cache=_run_cache(),
         connect_timeout=min(5.0, timeout),
         read_timeout=timeout,
     )
@@ -221,24 +226,20 @@ def _optional_fields_check(client: SpaceliftClient, stack_id: str | None) -> Che
     return Check(name, True, message, details=tuple(details))
 
 
-class _RunCache:
-    """A cache for one diagnostic run only: it exchanges the key and learns the API itself,
-    and neither reuses nor replaces what the portal keeps."""
+# Each run reads and writes the diagnostics cache (settings.CACHES["diagnostics"], a LocMemCache
+# of its own) under a version of its own: it exchanges the key and learns the API itself, and
+# neither reuses what another run or the portal keeps nor replaces it.
+_runs = itertools.count(1)
 
-    def __init__(self) -> None:
-        self._values: dict[str, object] = {}
 
-    def get(self, key, default=None):
-        return self._values.get(key, default)
+def _run_cache() -> BaseCache:
+    run = copy.copy(caches[DIAGNOSTICS_CACHE])
+    run.version = next(_runs)
+    return run
 
-    def set(self, key, value, *args, **kwargs):
-        self._values[key] = value
 
-    def add(self, key, value, *args, **kwargs):
-        if key in self._values:
-            return False
-        self._values[key] = value
-        return True
-
-    def delete(self, key, *args, **kwargs):
-        self._values.pop(key, None)
+@process_state.forgets("diagnostics")
+def forget_diagnostics() -> None:
+    # While a test replaces CACHES whole, there is no diagnostics cache of ours to clear.
+    with contextlib.suppress(InvalidCacheBackendError):
+        caches[DIAGNOSTICS_CACHE].clear()

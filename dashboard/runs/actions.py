@@ -16,21 +16,13 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from dashboard import audit
-from dashboard.connection.source import current_service
-from dashboard.decorators import operator_required
+from dashboard.decorators import operator_required, with_service
 from dashboard.models import AuditEntry
 from dashboard.runs.why import plan_of
 from dashboard.spacelift import errors
 from dashboard.spacelift.service import SpaceliftService
 
 logger = logging.getLogger(__name__)
-
-
-def _service() -> SpaceliftService:
-    service = current_service()
-    if service is None:
-        raise Http404("No usable Spacelift connection")
-    return service
 
 
 def _note(request: HttpRequest, verb: str) -> str:
@@ -61,8 +53,8 @@ def _perform(request, service, action, stack_id, run_id, call) -> HttpResponse:
 
 @operator_required
 @require_http_methods(["GET", "POST"])
-def trigger_run(request: HttpRequest, stack_id: str) -> HttpResponse:
-    service = _service()
+@with_service
+def trigger_run(request: HttpRequest, service: SpaceliftService, stack_id: str) -> HttpResponse:
     if request.method == "POST":
         return _perform(
             request, service, AuditEntry.Action.TRIGGER, stack_id, "",
@@ -84,10 +76,12 @@ def trigger_run(request: HttpRequest, stack_id: str) -> HttpResponse:
 
 @operator_required
 @require_http_methods(["GET", "POST"])
-def run_action(request: HttpRequest, stack_id: str, run_id: str, action: str) -> HttpResponse:
+@with_service
+def run_action(
+    request: HttpRequest, service: SpaceliftService, stack_id: str, run_id: str, action: str
+) -> HttpResponse:
     if action not in (AuditEntry.Action.CONFIRM, AuditEntry.Action.DISCARD):
         raise Http404("No such action")
-    service = _service()
     if request.method == "POST":
         client = service.client
         if action == AuditEntry.Action.CONFIRM:

@@ -23,6 +23,20 @@ _EFFECTS = {1: "bold", 2: "dim", 3: "italic", 4: "underline"}
 _EFFECT_OFF = {21: "bold", 22: ("bold", "dim"), 23: "italic", 24: "underline"}
 
 
+def _colour(code: int) -> tuple[str, str] | None:
+    """What an SGR code sets: ("fg" or "bg", its colour, "" for the default); None if it
+    sets no colour. 30-37 and 40-47 are the eight colours, 90-97 and 100-107 their bright
+    forms, 39 and 49 the defaults."""
+    for layer, base in (("fg", 30), ("bg", 40)):
+        if base <= code <= base + 7:
+            return layer, _COLOURS[code - base]
+        if base + 60 <= code <= base + 67:
+            return layer, "bright-" + _COLOURS[code - base - 60]
+        if code == base + 9:
+            return layer, ""
+    return None
+
+
 @dataclass
 class _Style:
     effects: set[str]
@@ -50,18 +64,8 @@ class _Style:
             elif code in _EFFECT_OFF:
                 off = _EFFECT_OFF[code]
                 self.effects.difference_update((off,) if isinstance(off, str) else off)
-            elif 30 <= code <= 37:
-                self.fg = _COLOURS[code - 30]
-            elif 90 <= code <= 97:
-                self.fg = "bright-" + _COLOURS[code - 90]
-            elif code == 39:
-                self.fg = ""
-            elif 40 <= code <= 47:
-                self.bg = _COLOURS[code - 40]
-            elif 100 <= code <= 107:
-                self.bg = "bright-" + _COLOURS[code - 100]
-            elif code == 49:
-                self.bg = ""
+            elif (colour := _colour(code)) is not None:
+                setattr(self, *colour)
             elif code in (38, 48):  # 256-colour and true colour: skipped, not guessed
                 index += 2 if codes[index + 1 : index + 2] == [5] else 4
             index += 1

@@ -3,6 +3,8 @@
 One URL per phase serves three things: its last lines (a finished phase opened on demand),
 the lines before a given line ("load earlier"), and the lines after a token (a running
 phase followed live: the token stays in the page, so each refresh brings only new lines).
+Following is a region of `regions.py`'s protocol: its version is the token and line it
+holds, a poll that brings nothing new answers 204, and a failed read keeps it polling.
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlencode
 
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -19,11 +22,12 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from dashboard.decorators import with_service
+from dashboard.regions import Region, failed, held, unchanged
 from dashboard.runs.log_lines import render_lines
 from dashboard.runs.why import stack_for_why, why_stack_failed
 from dashboard.spacelift import errors
 from dashboard.spacelift.run_records import RunRecords
-from dashboard.spacelift.service import SpaceliftService
+from dashboard.spacelift.service import Snapshot, SpaceliftService
 from dashboard.spacelift.types.logs import Phase
 
 logger = logging.getLogger(__name__)
@@ -41,7 +45,7 @@ class Chunk:
     first_line: int  # 0-based number of the first line
     lines: list
     earlier: bool = False  # lines before these exist: offer "load earlier"
-    follow_token: str | None = None  # the phase still runs: poll for lines after this
+    follow: Region | None = None  # the phase still runs: the region polling for more
 
     @property
     def start(self) -> int:
@@ -56,15 +60,32 @@ def phase_url(stack_id: str, run_id: str, phase: Phase) -> str:
     return reverse("dashboard:run_log", args=[stack_id, run_id, phase.key])
 
 
-def tail_chunk(records: RunRecords, stack_id: str, run_id: str, phase: Phase) -> Chunk:
+def following(
+    request: HttpRequest,
+    url: str,
+    token: str | None,
+    line: int,
+    failure: Snapshot | None = None,
+) -> Region | None:
+    """The region that polls a running phase (its log at `url`) for the lines after `token`,
+    line `line` on; None once the phase has finished. `failure`: a failed read's snapshot."""
+    if token is None:
+        return None
+    polled = failure or Snapshot(True, f"{token}|{line}", datetime.now(tz=UTC))
+    name = "follow-" + url.rstrip("/").rsplit("/", 1)[-1]  # the phase's key: one per page
+    query = urlencode({"after": token, "line": line})
+    return Region.of(request, name, polled, url=f"{url}?{query}")
+
+
+def tail_chunk(
+    request: HttpRequest, records: RunRecords, stack_id: str, run_id: str, phase: Phase
+) -> Chunk:
     tail = records.tail(stack_id, run_id, phase)
-    return Chunk(
-        url=phase_url(stack_id, run_id, phase),
-        first_line=tail.first_line,
-        lines=render_lines(tail.lines),
-        earlier=tail.earlier,
-        follow_token=None if tail.finished else tail.next_token,
-    )
+    url = phase_url(stack_id, run_id, phase)
+    lines = render_lines(tail.lines)
+    token = None if tail.finished else tail.next_token
+    follow = following(request, url, token, tail.first_line + len(lines))
+    return Chunk(url, tail.first_line, lines, earlier=tail.earlier, follow=follow)
 
 
 @require_GET
@@ -73,41 +94,39 @@ def tail_chunk(records: RunRecords, stack_id: str, run_id: str, phase: Phase) ->
 def run_log(
     request: HttpRequest, service: SpaceliftService, stack_id: str, run_id: str, phase_key: str
 ) -> HttpResponse:
-    match = _PHASE.match(phase_key)
-    if not match:
+    if not _PHASE.match(phase_key):
         raise Http404("No such log")
     records = RunRecords(service)
-    context = {
-        "stack_id": stack_id,
-        "run_id": run_id,
-        "poll_seconds": settings.PORTAL_POLL_SECONDS,
-    }
+    context = {"stack_id": stack_id, "run_id": run_id}
+    url = reverse("dashboard:run_log", args=[stack_id, run_id, phase_key])
+    after = request.GET.get("after")
+    following_from = after is not None and len(after) <= MAX_TOKEN_CHARS
+    line = _int(request.GET.get("line"))
     try:
         found = records.phases(stack_id, run_id)
-        phase = next(
-            (p for p in (found or ([], None))[0] if p.key == phase_key),
-            None,
-        )
+        phase = next((p for p in (found or ([], None))[0] if p.key == phase_key), None)
         if phase is None:
             raise Http404("No such log")
         context["phase"] = phase
-        url = phase_url(stack_id, run_id, phase)
-        after = request.GET.get("after")
-        before = request.GET.get("before")
-        if after is not None and len(after) <= MAX_TOKEN_CHARS:
-            first = _int(request.GET.get("line"))
+        if following_from:
             lines, token, finished = records.lines_after(stack_id, run_id, phase, after)
-            if not lines and not finished and token == after:
-                return HttpResponse(status=204)  # nothing new: the page keeps its token
-            chunk = Chunk(url, first, render_lines(lines), follow_token=None if finished else token)
-        elif before is not None:
+            rendered = render_lines(lines)
+            follow = following(request, url, None if finished else token, line + len(rendered))
+            if follow is not None and held(request, follow):
+                return unchanged(follow)  # nothing new: the page keeps its token
+            chunk = Chunk(url, line, rendered, follow=follow)
+        elif (before := request.GET.get("before")) is not None:
             first, lines = records.lines_before(stack_id, run_id, phase, _int(before))
             chunk = Chunk(url, first, render_lines(lines), earlier=first > 0)
         else:
-            chunk = tail_chunk(records, stack_id, run_id, phase)
+            chunk = tail_chunk(request, records, stack_id, run_id, phase)
     except errors.SpaceliftError as exc:
-        context["problem"] = exc.message
-        return render(request, _template(request), context)
+        if not following_from:
+            context["problem"] = exc.message
+            return render(request, _template(request), context)
+        # The follower again, at the same token and line, saying why: the page keeps polling.
+        failure = failed(exc, f"{after}|{line}")
+        chunk = Chunk(url, line, [], follow=following(request, url, after, line, failure))
     context["chunk"] = chunk
     return render(request, _template(request), context)
 

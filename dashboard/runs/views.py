@@ -8,24 +8,24 @@ followed stays as it is); the plan is read once when the page opens.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import cached_property
+from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from dashboard.audit.actors import portal_actors
 from dashboard.decorators import with_service
-from dashboard.regions import Region, or_404, render_regions
+from dashboard.regions import Region, failed, or_404, render_regions
 from dashboard.runs.log_views import Chunk, phase_url, tail_chunk
 from dashboard.runs.why import failed_phase, plan_of, why_run_failed
 from dashboard.spacelift import errors
 from dashboard.spacelift.run_records import RunRecords
-from dashboard.spacelift.service import SpaceliftService
+from dashboard.spacelift.service import Snapshot, SpaceliftService
 from dashboard.spacelift.types import (
     Health,
     Run,
@@ -87,37 +87,49 @@ class PhaseItem:
     problem: str = ""
 
 
-@dataclass
-class Logs:
-    items: list[PhaseItem] = field(default_factory=list)
-    polling: bool = False
-    version: str = ""
-    problem: str = ""
-
-
-def build_logs(service: SpaceliftService, stack_id: str, run_id: str) -> Logs:
-    """One item per phase that wrote a log, in order; the failed or running one opened."""
-    records = RunRecords(service)
+def log_phases(service: SpaceliftService, stack_id: str, run_id: str) -> Snapshot[Any]:
+    """The run's phases and final state, versioned by which phases exist and which ended:
+    what the logs region shows changes only when a phase starts or ends."""
     try:
-        found = records.phases(stack_id, run_id)
+        found = RunRecords(service).phases(stack_id, run_id)
     except errors.SpaceliftError as exc:
-        return Logs(polling=True, problem=exc.message)
+        return failed(exc, "")
     phases, final = found or ([], None)
-    failed = failed_phase(phases) if final == RunState.FAILED.value else None
-    items = []
-    for phase in phases:
-        running = final is None and not phase.ended
-        item = PhaseItem(phase, phase_url(stack_id, run_id, phase), running or phase == failed,
-                         failed=phase == failed)  # fmt: skip
-        if item.open:
-            try:
-                item = replace(item, chunk=tail_chunk(records, stack_id, run_id, phase))
-            except errors.SpaceliftError as exc:
-                item = replace(item, problem=exc.message)
-        items.append(item)
     seed = "|".join(f"{p.key}:{p.ended}" for p in phases) + f"|{final}"
     version = hashlib.blake2b(seed.encode(), digest_size=8).hexdigest()
-    return Logs(items, polling=final is None, version=version)
+    return Snapshot((phases, final), version, datetime.now(tz=UTC))
+
+
+@dataclass
+class Logs:
+    """The logs region's phases; their items (and the tails of the open ones) are read only
+    when the region is rendered, never for a poll of the run's facts."""
+
+    request: HttpRequest
+    service: SpaceliftService
+    stack_id: str
+    run_id: str
+    phases: Snapshot[Any]
+
+    @cached_property
+    def items(self) -> list[PhaseItem]:
+        """One item per phase that wrote a log, in order; the failed or running one opened."""
+        phases, final = self.phases.data or ([], None)
+        records = RunRecords(self.service)
+        failed_one = failed_phase(phases) if final == RunState.FAILED.value else None
+        items = []
+        for phase in phases:
+            running = final is None and not phase.ended
+            url = phase_url(self.stack_id, self.run_id, phase)
+            item = PhaseItem(phase, url, running or phase == failed_one, phase == failed_one)
+            if item.open:
+                try:
+                    chunk = tail_chunk(self.request, records, self.stack_id, self.run_id, phase)
+                    item = replace(item, chunk=chunk)
+                except errors.SpaceliftError as exc:
+                    item = replace(item, problem=exc.message)
+            items.append(item)
+        return items
 
 
 @require_GET
@@ -129,34 +141,36 @@ def run_detail(
 ) -> HttpResponse:
     if not service.may_exist(stack_id):
         raise Http404("No such run")
-    if request.htmx and request.GET.get("region") == "logs":
-        # The logs poll on their own while a phase runs (appending only new lines).
-        logs = build_logs(service, stack_id, run_id)
-        if request.GET.get("v") == logs.version:
-            return HttpResponse(status=204)
-        context = {"stack_id": stack_id, "run_id": run_id, "logs": logs,
-                   "poll_seconds": settings.PORTAL_POLL_SECONDS}  # fmt: skip
-        return render(request, "dashboard/run.html#logs", context)
     snapshot = or_404(service.run(stack_id, run_id), "No such run")
     run = snapshot.data
     # A run that has ended never changes again: its page stops polling.
     moving = run is None or not (run.finished or run.state.is_terminal)
-    region = Region.of(request, "run", snapshot, stack_id, run_id, polling=moving)
-    context = {
-        "connection": service.connection,
-        "stack_id": stack_id,
-        "run_id": run_id,
-        "snapshot": snapshot,
-        "run": run,
-        "timeline": build_timeline(run, datetime.now(tz=UTC)) if run else [],
-        "portal_actors": portal_actors([run_id]).get(run_id, []),
-        "key_id": service.connection.key_id,
-        "poll_seconds": settings.PORTAL_POLL_SECONDS,
-    }
-    if run is not None and run.state is RunState.FAILED:
-        context["why"] = why_run_failed(RunRecords(service), stack_id, run_id)
-    if not request.htmx:
-        # Read when someone opens the run, never on its polls.
-        context["plan"] = plan_of(service, stack_id, run)
-        context["logs"] = build_logs(service, stack_id, run_id) if run else None
-    return render_regions(request, "dashboard/run.html", [region], context)
+    regions = [Region.of(request, "run", snapshot, stack_id, run_id, polling=moving)]
+    logs = None
+    if run is not None:
+        phases = log_phases(service, stack_id, run_id)
+        # The logs poll on their own while a phase may start or end (or while unread).
+        polling = phases.data is None or phases.data[1] is None
+        regions.append(Region.of(request, "logs", phases, stack_id, run_id, polling=polling))
+        logs = Logs(request, service, stack_id, run_id, phases)
+
+    def context() -> dict:  # built only when something is rendered, not for a 204
+        values = {
+            "connection": service.connection,
+            "stack_id": stack_id,
+            "run_id": run_id,
+            "snapshot": snapshot,
+            "run": run,
+            "timeline": build_timeline(run, datetime.now(tz=UTC)) if run else [],
+            "portal_actors": portal_actors([run_id]).get(run_id, []),
+            "key_id": service.connection.key_id,
+            "logs": logs,
+        }
+        if run is not None and run.state is RunState.FAILED:
+            values["why"] = why_run_failed(RunRecords(service), stack_id, run_id)
+        if not request.htmx:
+            # Read when someone opens the run, never on its polls.
+            values["plan"] = plan_of(service, stack_id, run)
+        return values
+
+    return render_regions(request, "dashboard/run.html", regions, context)

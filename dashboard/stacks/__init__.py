@@ -1,0 +1,1 @@
+"""Stacks: the overview and its query, a stack's page, history, modules, and exports."""

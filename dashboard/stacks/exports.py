@@ -13,6 +13,8 @@ from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET
 
 from dashboard.connection.source import current_service
+from dashboard.decorators import with_service
+from dashboard.spacelift.service import SpaceliftService
 from dashboard.spacelift.types import Health
 from dashboard.stacks import metrics as prometheus
 from dashboard.stacks.query import StackQuery, build_page
@@ -32,11 +34,9 @@ def _iso(value: datetime | None) -> str | None:
 
 @require_GET
 @login_required
-def status_json(request: HttpRequest) -> JsonResponse:
+@with_service
+def status_json(request: HttpRequest, service: SpaceliftService) -> JsonResponse:
     """The overview's current view (the same filters, sorting and paging) as JSON."""
-    service = current_service()
-    if service is None:
-        return JsonResponse({"error": "No Spacelift connection is configured"}, status=503)
     snapshot = service.stacks()
     problem = snapshot.problem
     body: dict = {
@@ -94,10 +94,8 @@ BADGE_CHAR_WIDTH = 6.5
 
 @require_GET
 @login_required
-def stack_badge(request: HttpRequest, stack_id: str) -> HttpResponse:
-    service = current_service()
-    if service is None:
-        raise Http404("No Spacelift connection")
+@with_service
+def stack_badge(request: HttpRequest, service: SpaceliftService, stack_id: str) -> HttpResponse:
     if not service.may_exist(stack_id):
         raise Http404("No such stack")
     snapshot = service.stack(stack_id)
@@ -131,6 +129,8 @@ def metrics(request: HttpRequest) -> HttpResponse:
         return HttpResponse(
             "Log in, or send the metrics token.\n", status=401, content_type="text/plain"
         )
+    # Not `with_service`: without a connection an exporter still answers, with "up 0", so
+    # an alert can say the portal has no data rather than that the scrape failed.
     service = current_service()
     body = prometheus.render(service.stacks() if service else None)
     return HttpResponse(body, content_type=prometheus.CONTENT_TYPE)

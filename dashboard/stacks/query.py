@@ -43,12 +43,15 @@ SEVERITY = [
 
 @dataclass(frozen=True)
 class StackQuery:
-    q: str = ""
+    """What the overview's query string asks for: a search, filters, an order and a page."""
+
+    q: str = ""  # words that must all appear in its ID, name, repository, branch or labels
+    # Filters: each empty for "any".
     health: str = ""
     state: str = ""
     space: str = ""
     label: str = ""
-    sort: str = "health"
+    sort: str = "health"  # a key of SORTS
     desc: bool = False
     page: int = 1
     per_page: int = DEFAULT_PAGE_SIZE
@@ -167,13 +170,16 @@ class SortLink:
 
 @dataclass
 class StackPage:
+    """One page of the overview, and what its filters offer."""
+
     query: StackQuery
-    stacks: list[Stack]
-    total: int
-    matched: int
+    stacks: list[Stack]  # this page's
+    total: int  # stacks the connection sees
+    matched: int  # stacks the query matches
     page: int
     pages: int
-    counts: list[tuple[Health, int]]
+    counts: list[tuple[Health, int]]  # of the matched stacks, by health
+    # What the filters offer: spaces as (ID, name), labels and states in use.
     spaces: list[tuple[str, str]]
     labels: list[str]
     states: list[str]
