@@ -310,7 +310,7 @@ def frozen(settings, sim):
     handle.stop()
 
 
-def test_a_running_phase_appends_only_new_lines(viewer_client, frozen):
+def test_a_running_phase_appends_only_new_lines(viewer_client, frozen, still_time):
     stack, run = next(
         (s, r)
         for s in quiet_stacks(frozen)
@@ -339,7 +339,9 @@ def test_a_running_phase_appends_only_new_lines(viewer_client, frozen):
     assert again.status_code == 204, "nothing new since: the page keeps its token"
 
 
-def test_the_logs_region_refreshes_only_when_a_phase_starts_or_ends(viewer_client, frozen):
+def test_the_logs_region_refreshes_only_when_a_phase_starts_or_ends(
+    viewer_client, frozen, still_time
+):
     stack, run = next(
         (s, r)
         for s in quiet_stacks(frozen)

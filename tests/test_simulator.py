@@ -246,15 +246,13 @@ def test_the_world_has_locked_disabled_drifted_and_public_pool_stacks() -> None:
     assert any(label.startswith("folder:") for s in stacks for label in s.labels)
 
 
-def test_a_ten_thousand_stack_world_builds_quickly_with_unique_slugs() -> None:
-    started = time.perf_counter()
+def test_a_ten_thousand_stack_world_has_unique_slugs() -> None:
+    """How fast it builds is `make bench`'s to print, not a test's to time."""
     world = World(stack_count=10_000, clock=FakeClock())
-    elapsed = time.perf_counter() - started
 
     ids = [stack.id for stack in world.stacks]
     assert len(set(ids)) == 10_000
     assert all(re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", stack_id) for stack_id in ids)
-    assert elapsed < 5  # about one second on a laptop
     last = world.stacks[-1]
     assert world.stack_of_run(world.runs_page(last, "TRACKED", None)[-1].id) is last
 
@@ -637,10 +635,8 @@ def test_unauthorized_once_fails_exactly_one_request(sim: SimulatorHandle) -> No
 
 def test_hang_fault_holds_the_request_until_the_client_gives_up(sim: SimulatorHandle) -> None:
     sim.set_faults(mode="hang")
-    started = time.monotonic()
     with pytest.raises(requests.Timeout):
         post(sim, "{ stacks { id } }", timeout=0.5)
-    assert time.monotonic() - started < 3
 
     sim.clear_faults()
     assert post(sim, EXCHANGE, {"id": sim.key_id, "secret": sim.key_secret}).ok
