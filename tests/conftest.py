@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import time
 from datetime import UTC, datetime
@@ -36,12 +38,42 @@ from tests.servers import redis_server
 settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+# Collected static files kept between runs, one directory per fingerprint of their sources.
+STATIC_CACHE = Path(__file__).resolve().parent.parent / ".pytest_cache" / "portal-static"
+
+
+def _static_fingerprint() -> str:
+    """What collectstatic's output depends on: every source file's path and content, the
+    storage, and the versions of Django and WhiteNoise."""
+    from importlib.metadata import version
+
+    from django.contrib.staticfiles.finders import get_finders
+
+    versions = (version("django"), version("whitenoise"))
+    digest = hashlib.sha256(repr((versions, settings.STORAGES)).encode())
+    found = sorted(
+        (path, storage.path(path))
+        for finder in get_finders()
+        for path, storage in finder.list(["CVS", ".*", "*~"])
+    )
+    for path, full in found:
+        digest.update(path.encode() + b"\0" + Path(full).read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
 def _collect_static(directory: Path) -> str:
+    """collectstatic into a cache directory named by the sources' fingerprint, unless an
+    earlier run (or the browser tests' process beside this one) already did."""
     from django.core.management import call_command
 
-    settings.STATIC_ROOT = directory
-    call_command("collectstatic", interactive=False, verbosity=0)
-    return str(directory)
+    done = STATIC_CACHE / _static_fingerprint()
+    if not done.is_dir():
+        settings.STATIC_ROOT = directory
+        call_command("collectstatic", interactive=False, verbosity=0)
+        done.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(OSError):  # another process moved the same files there first
+            directory.rename(done)
+    return str(done)
 
 
 @pytest.fixture(scope="session", autouse=True)
