@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
+import shutil
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -61,18 +62,21 @@ def _static_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
-def _collect_static(directory: Path) -> str:
+def _collect_static(_run_directory: Path) -> str:
     """collectstatic into a cache directory named by the sources' fingerprint, unless an
     earlier run (or the browser tests' process beside this one) already did."""
     from django.core.management import call_command
 
     done = STATIC_CACHE / _static_fingerprint()
     if not done.is_dir():
-        settings.STATIC_ROOT = directory
+        STATIC_CACHE.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(dir=STATIC_CACHE, prefix=".collecting-"))
+        settings.STATIC_ROOT = work
         call_command("collectstatic", interactive=False, verbosity=0)
-        done.parent.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(OSError):  # another process moved the same files there first
-            directory.rename(done)
+        try:
+            work.rename(done)  # whole, or not at all
+        except OSError:  # another process put the same files there first
+            shutil.rmtree(work, ignore_errors=True)
     return str(done)
 
 
