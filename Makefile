@@ -25,8 +25,18 @@ install: $(STAMP)
 run: $(STAMP)
 	@bash scripts/run-demo
 
+# The non-browser tests in two processes (pytest-xdist, a whole file to each at a time), and
+# beside them the browser tests in a process of their own, which mostly waits on Chromium; its
+# report is printed after the others'. TEST_WORKERS=4 on a machine with more cores.
+TEST_WORKERS ?= 2
 test: $(STAMP) $(JS_STAMP)
-	$(PY) -m pytest
+	@report=$$(mktemp); \
+	$(PY) -m pytest tests/e2e >"$$report" 2>&1 & browser=$$!; \
+	trap 'kill $$browser 2>/dev/null; rm -f "$$report"' INT TERM; \
+	$(PY) -m pytest --ignore=tests/e2e -n $(TEST_WORKERS) --dist loadfile; others=$$?; \
+	wait $$browser; browsers=$$?; \
+	echo "---- browser tests (tests/e2e) ----"; cat "$$report"; rm -f "$$report"; \
+	[ $$others -eq 0 ] && [ $$browsers -eq 0 ]
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

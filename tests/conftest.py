@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup, Tag
@@ -11,9 +17,11 @@ from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.test import Client
 
-from dashboard.spacelift import process_state
+from dashboard.spacelift import process_state, service
+from dashboard.spacelift.account import Connection
+from dashboard.spacelift.client import SpaceliftClient
 from dashboard.spacelift.clock import clock as service_clock
-from simulator.server import start_simulator
+from simulator.server import SimulatorHandle, start_simulator
 
 # The [postgres] copies of the tests of modules that use `each_database`: see tests/postgres.py.
 from tests.postgres import (  # noqa: F401
@@ -21,20 +29,87 @@ from tests.postgres import (  # noqa: F401
     each_database,
     pytest_collection_modifyitems,
 )
+from tests.run_shared import once
+from tests.servers import closed_port as _closed_port
+from tests.servers import redis_server
 
 # Django's default hasher costs about half a second per test user; the suite checks who may do
 # what, not how passwords are stored, so it hashes with MD5 (as healthchecks' tests do).
 settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-@pytest.fixture(scope="session", autouse=True)
-def collected_static(tmp_path_factory):
-    """Static files collected as in production, so pages render with hashed names."""
-    from django.conf import settings
+# Collected static files kept between runs, one directory per fingerprint of their sources.
+STATIC_CACHE = Path(__file__).resolve().parent.parent / ".pytest_cache" / "portal-static"
+
+
+def _static_fingerprint() -> str:
+    """What collectstatic's output depends on: every source file's path and content, the
+    storage, and the versions of Django and WhiteNoise."""
+    from importlib.metadata import version
+
+    from django.contrib.staticfiles.finders import get_finders
+
+    versions = (version("django"), version("whitenoise"))
+    digest = hashlib.sha256(repr((versions, settings.STORAGES)).encode())
+    found = sorted(
+        (path, storage.path(path))
+        for finder in get_finders()
+        for path, storage in finder.list(["CVS", ".*", "*~"])
+    )
+    for path, full in found:
+        digest.update(path.encode() + b"\0" + Path(full).read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def _collect_static(_run_directory: Path) -> str:
+    """collectstatic into a cache directory named by the sources' fingerprint, unless an
+    earlier run (or the browser tests' process beside this one) already did."""
     from django.core.management import call_command
 
-    settings.STATIC_ROOT = tmp_path_factory.mktemp("static")
-    call_command("collectstatic", interactive=False, verbosity=0)
+    done = STATIC_CACHE / _static_fingerprint()
+    if not done.is_dir():
+        STATIC_CACHE.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(dir=STATIC_CACHE, prefix=".collecting-"))
+        settings.STATIC_ROOT = work
+        call_command("collectstatic", interactive=False, verbosity=0)
+        try:
+            work.rename(done)  # whole, or not at all
+        except OSError:  # another process put the same files there first
+            shutil.rmtree(work, ignore_errors=True)
+    return str(done)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def collected_static():
+    """Static files collected as in production (hashed names, compressed), once for the run."""
+    settings.STATIC_ROOT = Path(once("static", _collect_static))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def static_files_scanned_once(collected_static):
+    """WhiteNoise reads STATIC_ROOT whenever a handler loads the middleware, that is for every
+    test client; the files do not change during a run, so each later one reuses the first read.
+    """
+    from whitenoise.base import WhiteNoise
+
+    read: dict[tuple, dict] = {}
+    original = WhiteNoise.update_files_dictionary
+
+    def update_files_dictionary(self, root, prefix):
+        key = (type(self), root, prefix, self.max_age, self.allow_all_origins, self.charset,
+               self.index_file, self.add_headers_function)  # fmt: skip
+        if key not in read:
+            files, self.files = self.files, {}
+            try:
+                original(self, root, prefix)
+                read[key] = self.files
+            finally:
+                self.files = files
+        self.files.update(read[key])
+
+    WhiteNoise.update_files_dictionary = update_files_dictionary
+    yield
+    WhiteNoise.update_files_dictionary = original
 
 
 @pytest.fixture(scope="session")
@@ -130,8 +205,69 @@ def staff_client(django_user_model):
 
 
 @pytest.fixture
+def still_time(time_machine):
+    """The wall clock held still (time-machine) for the test: no minute and no poll interval
+    ends between two of its requests, and the simulator's world does not move by itself."""
+    time_machine.move_to(datetime.now(tz=UTC), tick=False)
+
+
+@pytest.fixture
 def clock():
     """The service's clock: `clock.advance(seconds)` instead of sleeping."""
     service_clock.reset()
     yield service_clock
     service_clock.reset()
+
+
+@pytest.fixture
+def make_client():
+    """`make_client(handle, ...)`: a Spacelift client for a simulator, over real HTTP."""
+
+    def make(
+        handle: SimulatorHandle,
+        *,
+        key_id: str | None = None,
+        secret: str | None = None,
+        read_timeout: float = 2.0,
+        clock=time.time,
+    ) -> SpaceliftClient:
+        connection = Connection(handle.url, key_id or handle.key_id, secret or handle.key_secret)
+        return SpaceliftClient(
+            connection, connect_timeout=1.0, read_timeout=read_timeout, clock=clock
+        )
+
+    return make
+
+
+@pytest.fixture
+def make_service(make_client):
+    """`make_service(handle, ttl=..., read_timeout=...)`: the cached service over a client."""
+
+    def make(handle: SimulatorHandle, *, read_timeout: float = 2.0, **kwargs):
+        client = make_client(handle, read_timeout=read_timeout)
+        return service.SpaceliftService(client.connection, client=client, **kwargs)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def _redis_of_this_worker():
+    with redis_server() as server:
+        yield server
+
+
+@pytest.fixture
+def redis(_redis_of_this_worker):
+    """A real Redis, empty: one server per test process (xdist worker), emptied for each test."""
+    import redis as redis_py
+
+    with redis_py.Redis(unix_socket_path=str(_redis_of_this_worker.socket)) as connection:
+        connection.flushall()
+    return _redis_of_this_worker
+
+
+@pytest.fixture
+def closed_port():
+    """A loopback port where nothing listens, and nothing can start to while the test runs."""
+    with _closed_port() as port:
+        yield port

@@ -1,8 +1,9 @@
 """Part of the suite, run again on a real PostgreSQL server, in the same pytest process.
 
 A test module opts in with `pytestmark = pytest.mark.usefixtures("each_database")`: each of
-its tests then runs twice, `[sqlite]` and `[postgres]`. The PostgreSQL server (tests/servers.py)
-starts only when a `[postgres]` test is selected; `-m "not postgres"` leaves it out.
+its tests then runs twice, `[sqlite]` and `[postgres]`. The PostgreSQL server starts only when a
+`[postgres]` test is selected (`-m "not postgres"` leaves it out), once for the whole run
+(tests/run_shared.py): each pytest-xdist worker has its own test database on it.
 
 How: the server is added as a second database, "postgres", which pytest-django creates and
 migrates beside the default one, and for a `[postgres]` test `connections["default"]` is that
@@ -16,7 +17,8 @@ import environ
 import pytest
 from django.db import connections
 
-from tests.servers import missing, postgres_available, postgres_server
+from tests.run_shared import postgres_url
+from tests.servers import missing, postgres_available
 
 ALIAS = "postgres"
 
@@ -48,11 +50,11 @@ def django_db_modify_db_settings(request, django_db_modify_db_settings_parallel_
     """Start PostgreSQL and add it as a database, when a selected test runs on it."""
     if not any(_on_postgres(item) for item in request.session.items) or not postgres_available():
         return
-    server = postgres_server()
-    url = server.__enter__()
-    request.addfinalizer(lambda: server.__exit__(None, None, None))
     databases = connections.settings  # the dict Django's connections read, as configured
-    databases[ALIAS] = environ.Env.db_url_config(url)
+    databases[ALIAS] = environ.Env.db_url_config(postgres_url())
+    # One server for the run: each xdist worker creates and drops a test database of its own.
+    worker = getattr(request.config, "workerinput", {}).get("workerid", "main")
+    databases[ALIAS]["TEST"] = {"NAME": f"test_portal_{worker}"}
     connections.configure_settings(databases)  # Django's defaults for the new alias
 
 

@@ -10,7 +10,6 @@ from django.test import Client
 
 from dashboard.models import SpaceliftConnection
 from tests.conftest import parse
-from tests.servers import free_port
 
 # Each test runs on SQLite and again on PostgreSQL (tests/postgres.py).
 pytestmark = pytest.mark.django_db
@@ -336,8 +335,10 @@ def test_connection_test_reports_a_host_that_does_not_speak_graphql(
     assert text in response.content.decode()
 
 
-def test_connection_test_reports_an_unreachable_named_simulator(staff_client, settings):
-    port = free_port()  # nothing listens there once the helper has let it go
+def test_connection_test_reports_an_unreachable_named_simulator(
+    staff_client, settings, closed_port
+):
+    port = closed_port
     response = staff_client.post(
         TEST,
         {"host": f"http://127.0.0.1:{port}", "key_id": GOOD_KEY, "secret": "x"},
@@ -478,28 +479,50 @@ def test_a_blank_secret_with_another_key_id_needs_the_secret(staff_client, sim):
     assert SpaceliftConnection.load().key_id == sim.key_id
 
 
+METADATA_REFUSED = "Link-local and cloud metadata addresses cannot be a Spacelift account."
+
+
+# All https://, which the scheme rule accepts: only the metadata-address rule refuses them.
 @pytest.mark.parametrize(
     "host",
     [
         "https://169.254.169.254",
-        "http://169.254.169.254",
         "https://[fe80::1]",
         "https://[::ffff:169.254.169.254]",
+        "https://[fd00:ec2::254]",
         "https://metadata.google.internal",
+        "https://instance-data.ec2.internal",
         "https://100.100.100.200",
     ],
 )
 def test_link_local_and_metadata_addresses_are_refused(staff_client, host):
     response = staff_client.post(TEST, {"host": host, "key_id": GOOD_KEY, "secret": "s3cret"})
-    html = response.content.decode()
-    assert "metadata" in html or "only accepted for this machine" in html
+    assert METADATA_REFUSED in response.content.decode()
     assert checks_of(response) == []
 
 
-def test_errors_on_unnamed_local_ports_do_not_say_what_answers(staff_client, sim):
+def test_a_name_that_resolves_to_a_metadata_address_is_refused(staff_client, monkeypatch):
+    import socket
+
+    real = socket.getaddrinfo
+
+    def resolves_to_metadata(host, port, *args, **kwargs):
+        if host != "innocent.example.com":
+            return real(host, port, *args, **kwargs)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("169.254.169.254", port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolves_to_metadata)
+    response = staff_client.post(
+        TEST, {"host": "https://innocent.example.com", "key_id": GOOD_KEY, "secret": "s3cret"}
+    )
+    assert METADATA_REFUSED in response.content.decode()
+    assert checks_of(response) == []
+
+
+def test_errors_on_unnamed_local_ports_do_not_say_what_answers(staff_client, sim, closed_port):
     sim.set_faults(mode="not_json")
     answering = press_test_connection(staff_client, sim)
-    closed = free_port()
+    closed = closed_port
     silent = staff_client.post(
         TEST,
         {"host": f"http://127.0.0.1:{closed}", "key_id": GOOD_KEY, "secret": "x"},

@@ -80,7 +80,7 @@ def test_a_mounted_file_that_is_not_base64_is_shown_as_it_came():
 
 
 def test_the_environment_region_polls_itself_and_answers_204_when_unchanged(
-    viewer_client, connected
+    viewer_client, connected, still_time
 ):
     stack = stack_with(connected, lambda c: True)
     url = f"/stacks/{stack.id}/"

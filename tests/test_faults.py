@@ -18,13 +18,19 @@ pytestmark = pytest.mark.django_db
 FAULTS = ["http500", "not_json", "unauthorized", "hang", "graphql_error", "rate_limit"]
 
 
-def pages(stack_id: str) -> list[tuple[str, dict, dict]]:
+STACK_ROWS = 'data-stack="'  # the overview's table
+STACK_FACTS = "<dt>Repository</dt>"  # the stack page's configuration
+RUN_ROWS = 'data-run="'  # the stack page's runs
+
+
+def pages(stack_id: str) -> list[tuple[str, dict, dict, tuple[str, ...]]]:
+    """Each page and poll, with what shows that its last good data is still there."""
     return [
-        ("/", {}, {}),
-        ("/", {}, HTMX),
-        (f"/stacks/{stack_id}/", {}, {}),
-        (f"/stacks/{stack_id}/", {"region": "stack"}, HTMX),
-        (f"/stacks/{stack_id}/", {"region": "runs"}, HTMX),
+        ("/", {}, {}, (STACK_ROWS,)),
+        ("/", {}, HTMX, (STACK_ROWS,)),
+        (f"/stacks/{stack_id}/", {}, {}, (STACK_FACTS, RUN_ROWS)),
+        (f"/stacks/{stack_id}/", {"region": "stack"}, HTMX, (STACK_FACTS,)),
+        (f"/stacks/{stack_id}/", {"region": "runs"}, HTMX, (RUN_ROWS,)),
     ]
 
 
@@ -45,22 +51,25 @@ def a_stack_id(connected):
 def test_every_page_keeps_its_last_good_data_through_a_fault_and_recovers(
     viewer_client, connected, a_stack_id, fault
 ):
-    for path, params, headers in pages(a_stack_id):
-        assert viewer_client.get(path, params, **headers).status_code == 200
+    for path, params, headers, shown in pages(a_stack_id):
+        html = viewer_client.get(path, params, **headers).content.decode()
+        assert all(marker in html for marker in shown), (path, params)
     end_interval()
     connected.set_faults(mode=fault)
-    for path, params, headers in pages(a_stack_id):
+    for path, params, headers, shown in pages(a_stack_id):
         response = viewer_client.get(path, params, **headers)
         html = response.content.decode()
         assert response.status_code == 200, (fault, path, params)
         assert "Stale:" in html, (fault, path, params)
         assert "Traceback" not in html
-        assert 'data-stack="' in html or 'data-run="' in html or "<dt>Repository</dt>" in html
+        for marker in shown:
+            assert marker in html, (fault, path, params, marker)
     connected.set_faults(mode=None)
     end_interval(backoff_too=True)
-    for path, params, headers in pages(a_stack_id):
+    for path, params, headers, shown in pages(a_stack_id):
         html = viewer_client.get(path, params, **headers).content.decode()
         assert "Stale:" not in html and "banner-error" not in html, (fault, path)
+        assert all(marker in html for marker in shown), (fault, path, params)
 
 
 @pytest.mark.parametrize("fault", ["http500", "not_json", "rate_limit"])

@@ -19,7 +19,6 @@ from tests.oidc_provider import (
     point_portal_at,
     walk_provider,
 )
-from tests.servers import free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -258,16 +257,16 @@ def test_an_expired_token_signs_no_one_in(client, sso, clock):
     assert not signed_in_user(client).is_authenticated
 
 
-def test_a_provider_that_is_down_gets_a_clear_page(client, sso, settings):
-    settings.PORTAL_OIDC_ISSUER = f"http://127.0.0.1:{free_port()}"
+def test_a_provider_that_is_down_gets_a_clear_page(client, sso, settings, closed_port):
+    settings.PORTAL_OIDC_ISSUER = f"http://127.0.0.1:{closed_port}"
     response = client.get("/accounts/sso/start/")
     assert response.status_code == 502
     assert "did not answer" in response.content.decode()
 
 
-def test_a_provider_going_down_mid_sign_in_gets_a_clear_page(client, sso, monkeypatch):
+def test_a_provider_going_down_mid_sign_in_gets_a_clear_page(client, sso, monkeypatch, closed_port):
     url = walk_provider(start(client), "ada-sub", CALLBACK)
-    discovered_with(monkeypatch, token_endpoint=f"http://127.0.0.1:{free_port()}/token")
+    discovered_with(monkeypatch, token_endpoint=f"http://127.0.0.1:{closed_port}/token")
     response = client.get(url.removeprefix("http://testserver"))
     refused(response, "did not answer")
     assert not signed_in_user(client).is_authenticated

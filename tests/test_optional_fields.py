@@ -12,11 +12,6 @@ from dashboard.spacelift.documents import OPTIONAL_FIELDS, Document
 from simulator import realism
 
 
-def make_client(sim, **kwargs) -> SpaceliftClient:
-    connection = Connection(sim.url, sim.key_id, sim.key_secret)
-    return SpaceliftClient(connection, connect_timeout=1.0, read_timeout=3.0, **kwargs)
-
-
 @pytest.fixture
 def lean(sim):
     sim.set_faults(lean=True)
@@ -59,7 +54,9 @@ def test_rejected_fields_reads_spacelifts_and_graphql_cores_wording():
 # -- learning -------------------------------------------------------------------------------
 
 
-def test_a_lean_api_is_learned_by_one_introspection_query_and_nothing_is_rejected(lean):
+def test_a_lean_api_is_learned_by_one_introspection_query_and_nothing_is_rejected(
+    lean, make_client
+):
     client = make_client(lean)
     stacks = client.list_stacks()
     assert len(stacks) == 48
@@ -70,7 +67,7 @@ def test_a_lean_api_is_learned_by_one_introspection_query_and_nothing_is_rejecte
     assert client.known_fields().missing == frozenset(OPTIONAL_FIELDS)
 
 
-def test_a_full_api_keeps_every_optional_field(sim):
+def test_a_full_api_keeps_every_optional_field(sim, make_client):
     client = make_client(sim)
     stacks = client.list_stacks()
     assert client.known_fields().missing == frozenset()
@@ -78,7 +75,7 @@ def test_a_full_api_keeps_every_optional_field(sim):
     assert any(s.is_drifted for s in stacks)
 
 
-def test_without_introspection_a_rejected_field_is_dropped_and_retried_once(lean):
+def test_without_introspection_a_rejected_field_is_dropped_and_retried_once(lean, make_client):
     lean.set_faults(no_introspection=True)
     client = make_client(lean)
     assert len(client.list_stacks()) == 48
@@ -88,7 +85,7 @@ def test_without_introspection_a_rejected_field_is_dropped_and_retried_once(lean
     assert {"Stack.isDrifted", "Commit.tag"} <= client.known_fields().missing
 
 
-def test_no_worker_sends_a_rejected_query_twice(lean):
+def test_no_worker_sends_a_rejected_query_twice(lean, make_client):
     lean.set_faults(no_introspection=True)
     make_client(lean).list_stacks()
     lean.reset_stats()
@@ -98,7 +95,7 @@ def test_no_worker_sends_a_rejected_query_twice(lean):
     assert lean.stats()["queries"] == 1
 
 
-def test_a_changed_connection_learns_again(lean, sim):
+def test_a_changed_connection_learns_again(lean, sim, make_client):
     make_client(lean).list_stacks()
     lean.clear_faults()  # this Spacelift was upgraded; the key is rotated with it
     lean.set_credentials(key_secret="rotated-secret-0123456789abcdef")
@@ -114,7 +111,7 @@ def test_a_changed_connection_learns_again(lean, sim):
         lean.set_credentials(key_secret=sim.key_secret)
 
 
-def test_a_rejection_for_a_core_field_is_an_error_not_a_retry_loop(sim):
+def test_a_rejection_for_a_core_field_is_an_error_not_a_retry_loop(sim, make_client):
     client = make_client(sim)
     with pytest.raises(errors.GraphQLError):
         client.execute(Document("query Bad { stacks { id ?Stack.isDrifted noSuchField } }"))
@@ -131,7 +128,9 @@ def unaccepted(sim):
     sim.clear_faults()
 
 
-def test_an_empty_list_after_data_is_checked_with_viewer_and_the_key_exchanged_again(unaccepted):
+def test_an_empty_list_after_data_is_checked_with_viewer_and_the_key_exchanged_again(
+    unaccepted, make_client
+):
     client = make_client(unaccepted)
     assert len(client.list_stacks()) == 48
     unaccepted.set_credentials(revoke_tokens=True)
@@ -141,7 +140,7 @@ def test_an_empty_list_after_data_is_checked_with_viewer_and_the_key_exchanged_a
     assert stats["by_field"]["viewer"] == 1
 
 
-def test_a_null_stack_the_portal_has_seen_is_checked_too(unaccepted):
+def test_a_null_stack_the_portal_has_seen_is_checked_too(unaccepted, make_client):
     client = make_client(unaccepted)
     stack_id = client.list_stacks()[0].id
     unaccepted.set_credentials(revoke_tokens=True)
@@ -149,14 +148,14 @@ def test_a_null_stack_the_portal_has_seen_is_checked_too(unaccepted):
     assert stack is not None and stack.id == stack_id
 
 
-def test_a_null_stack_the_portal_never_saw_is_simply_gone(unaccepted):
+def test_a_null_stack_the_portal_never_saw_is_simply_gone(unaccepted, make_client):
     client = make_client(unaccepted)
     client.list_stacks()
     assert client.get_stack("no-such-stack") is None
     assert unaccepted.stats()["by_field"].get("viewer", 0) == 0
 
 
-def test_tokens_never_accepted_raise_a_clear_error_after_one_exchange(unaccepted):
+def test_tokens_never_accepted_raise_a_clear_error_after_one_exchange(unaccepted, make_client):
     client = make_client(unaccepted)
     client.list_stacks()
     unaccepted.set_faults(accept_no_tokens=True)
@@ -167,7 +166,7 @@ def test_tokens_never_accepted_raise_a_clear_error_after_one_exchange(unaccepted
     assert unaccepted.stats()["token_exchanges"] == 2
 
 
-def test_a_first_empty_list_is_believed_without_asking_viewer(unaccepted):
+def test_a_first_empty_list_is_believed_without_asking_viewer(unaccepted, make_client):
     unaccepted.set_faults(accept_no_tokens=True)
     assert make_client(unaccepted).list_stacks() == []
     assert unaccepted.stats()["by_field"].get("viewer", 0) == 0

@@ -110,7 +110,7 @@ def test_overview_polls_its_own_url_at_the_configured_interval(viewer_client, co
     assert region["hx-swap"] == "outerHTML"
 
 
-def test_an_unchanged_poll_answers_204_without_the_table(viewer_client, connected):
+def test_an_unchanged_poll_answers_204_without_the_table(viewer_client, connected, still_time):
     values = poll_values(region_of(viewer_client.get("/", **HTMX), "stacks"))
     response = viewer_client.get("/", values, **HTMX)
     assert response.status_code == 204

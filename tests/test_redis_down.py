@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import tempfile
 
 import pytest
 from django.test import Client
@@ -12,7 +13,7 @@ from dashboard.spacelift.shared_cache import RETRY_SECONDS, shared_cache
 from simulator.logs import logbook
 from tests.conftest import parse
 from tests.oidc_provider import oidc_provider, point_portal_at, walk_provider
-from tests.servers import free_port, redis_server
+from tests.servers import redis_server
 from tests.test_run_logs import FAILED_LOG, WHY, failed_stack
 
 pytestmark = [pytest.mark.django_db, pytest.mark.redis]
@@ -33,9 +34,10 @@ def redis_cache(url: str) -> dict:
 def test_pages_answer_from_memory_while_redis_is_away_and_use_it_again_when_back(
     viewer_client, connected, settings, clock, caplog
 ):
-    port = free_port()
-    with redis_server(port=port) as url:
-        settings.CACHES = redis_cache(url)
+    # Its own server, to stop and start again at the same address (a socket in its directory).
+    directory = tempfile.TemporaryDirectory(prefix="portal-redis-")
+    with redis_server(directory.name) as server:
+        settings.CACHES = redis_cache(server.location())
         stack_id = connected.world.stacks[0].id
         pages = ["/", f"/stacks/{stack_id}/", "/status.json"]
         for path in pages:
@@ -55,7 +57,7 @@ def test_pages_answer_from_memory_while_redis_is_away_and_use_it_again_when_back
     assert health.status_code == 200 and health.json() == {"status": "ok", "cache": "degraded"}
     assert caplog.text.count(UNREACHABLE) == 1  # logged once, not per call
     connected.set_faults(mode=None)
-    with redis_server(port=port):
+    with directory, redis_server(directory.name):
         clock.advance(RETRY_SECONDS + 1)
         assert viewer_client.get("/healthz").json()["cache"] == "ok"
         assert not shared_cache.degraded

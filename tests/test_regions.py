@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from types import SimpleNamespace
 
 import pytest
 from django.test import RequestFactory
@@ -112,23 +111,13 @@ def test_viewers_of_one_view_share_one_render_of_the_region(
 
 
 @pytest.fixture
-def still(connected, monkeypatch):
-    """The stack list and the clocks of relative times held still: only the viewer varies."""
+def still(connected, monkeypatch, still_time):
+    """The stack list and the wall clock (relative times) held still: only the viewer varies."""
     from dashboard.connection.source import current_connection
-    from dashboard.templatetags import portal
 
     snapshot = SpaceliftService(current_connection()).stacks()
     assert snapshot.data
     monkeypatch.setattr(SpaceliftService, "stacks", lambda self: snapshot)
-    now = datetime.now(tz=UTC)
-
-    class Frozen(datetime):
-        @classmethod
-        def now(cls, tz=None):
-            return now
-
-    monkeypatch.setattr(portal, "datetime", Frozen)
-    monkeypatch.setattr(regions, "time", SimpleNamespace(time=now.timestamp))
 
 
 def test_the_shared_region_is_the_same_bytes_for_a_viewer_and_an_operator(

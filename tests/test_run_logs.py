@@ -6,14 +6,12 @@ import html as html_lib
 import json
 import re
 from html.parser import HTMLParser
-from types import SimpleNamespace
 from urllib.parse import parse_qsl
 
 import pytest
 from django.contrib.auth.models import Group
 from django.core.cache import cache
 
-from dashboard import regions
 from dashboard.spacelift.run_records import TAIL_LINES
 from simulator.logs import LOG_PAGE_SIZE, changes, logbook, phase_lines
 from simulator.server import start_simulator
@@ -314,12 +312,6 @@ def frozen(settings, sim):
     handle.stop()
 
 
-@pytest.fixture
-def same_minute(monkeypatch):
-    """Region versions name the minute (regions.py): keep it, so a poll is 204 by content."""
-    monkeypatch.setattr(regions, "time", SimpleNamespace(time=lambda: 1_790_000_000.0))
-
-
 def poll(client, follower: dict[str, str]):
     """What htmx sends when an element of `regions.py`'s protocol polls: its URL's query and
     its `hx-vals` together."""
@@ -328,7 +320,7 @@ def poll(client, follower: dict[str, str]):
     return client.get(path, values, **HTMX)
 
 
-def test_a_running_phase_appends_only_new_lines(viewer_client, frozen, same_minute):
+def test_a_running_phase_appends_only_new_lines(viewer_client, frozen, still_time):
     stack, run = next(
         (s, r)
         for s in quiet_stacks(frozen)
@@ -358,7 +350,7 @@ def test_a_running_phase_appends_only_new_lines(viewer_client, frozen, same_minu
 
 
 def test_following_a_phase_survives_spacelift_failing_and_keeps_its_place(
-    viewer_client, frozen, same_minute
+    viewer_client, frozen, still_time
 ):
     stack, run = next(
         (s, r)
@@ -384,7 +376,7 @@ def test_following_a_phase_survives_spacelift_failing_and_keeps_its_place(
 
 
 def test_the_logs_region_refreshes_only_when_a_phase_starts_or_ends(
-    viewer_client, frozen, same_minute
+    viewer_client, frozen, still_time
 ):
     stack, run = next(
         (s, r)

@@ -2,27 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.servers import redis_server
-
 ROOT = Path(__file__).resolve().parent.parent
 
+# Each worker says "ready" once set up, then waits for "go" on its standard input: the test
+# sends it to all of them at once, so they read at the same moment (no sleep until a time).
 WORKER = textwrap.dedent(
     """
-    import os, time, django
+    import sys, django
     django.setup()
     from dashboard.connection.source import current_connection
     from dashboard.spacelift.service import SpaceliftService
-    start = float(os.environ["START_AT"])
-    time.sleep(max(0, start - time.time()))
+    print("ready", flush=True)
+    assert sys.stdin.readline() == "go\\n"
     snapshot = SpaceliftService(current_connection()).stacks()
     print(snapshot.version, len(snapshot.data or []))
     """
@@ -46,22 +46,28 @@ def portal_env(sim, **extra) -> dict[str, str]:
 
 
 @pytest.mark.redis
-def test_processes_sharing_redis_make_one_upstream_query_and_one_exchange(sim):
-    with redis_server() as redis_url:
-        sim.set_faults(latency=0.5)
-        env = portal_env(sim, CACHE_URL=redis_url, START_AT=str(time.time() + 3))
-        workers = [
-            subprocess.Popen(
-                [sys.executable, "-c", WORKER],
-                env=env,
-                cwd=ROOT,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for _ in range(4)
-        ]
-        outputs = [w.communicate(timeout=60) for w in workers]
+def test_processes_sharing_redis_make_one_upstream_query_and_one_exchange(sim, redis):
+    sim.set_faults(latency=0.5)
+    env = portal_env(sim, CACHE_URL=redis.cache_url())
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER],
+            env=env,
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    ready = [w.stdout.readline() for w in workers]
+    for worker in workers:
+        with contextlib.suppress(BrokenPipeError):  # one that died says why on stderr
+            worker.stdin.write("go\n")
+            worker.stdin.flush()
+    outputs = [w.communicate(timeout=60) for w in workers]
+    assert ready == ["ready\n"] * 4, [err for _, err in outputs]
     assert all(w.returncode == 0 for w in workers), [err for _, err in outputs]
     answers = {out.strip() for out, _ in outputs}
     assert len(answers) == 1 and answers.pop().endswith(" 48")
@@ -71,23 +77,20 @@ def test_processes_sharing_redis_make_one_upstream_query_and_one_exchange(sim):
 
 
 @pytest.mark.redis
-def test_the_service_works_on_django_redis_cache(sim, settings):
-    with redis_server() as redis_url:
-        settings.CACHES = {
-            "default": {
-                "BACKEND": "django.core.cache.backends.redis.RedisCache",
-                "LOCATION": redis_url,
-            }
+def test_the_service_works_on_django_redis_cache(sim, settings, redis):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis.location(),
         }
-        from dashboard.spacelift import service as service_module
-        from dashboard.spacelift.account import Connection
+    }
+    from dashboard.spacelift import service as service_module
+    from dashboard.spacelift.account import Connection
 
-        service_module.reset_process_state()
-        svc = service_module.SpaceliftService(
-            Connection(sim.url, sim.key_id, sim.key_secret), ttl=60
-        )
-        first = svc.stacks()
-        service_module.reset_process_state()  # as another process would: decode from Redis
-        second = svc.stacks()
-        assert first.version == second.version and len(second.data) == 48
-        assert sim.stats()["by_field"].get("stacks") == 1
+    service_module.reset_process_state()
+    svc = service_module.SpaceliftService(Connection(sim.url, sim.key_id, sim.key_secret), ttl=60)
+    first = svc.stacks()
+    service_module.reset_process_state()  # as another process would: decode from Redis
+    second = svc.stacks()
+    assert first.version == second.version and len(second.data) == 48
+    assert sim.stats()["by_field"].get("stacks") == 1

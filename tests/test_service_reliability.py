@@ -7,9 +7,6 @@ import threading
 import pytest
 
 from dashboard.spacelift import budget, outbound, process_state
-from dashboard.spacelift.account import Connection
-from dashboard.spacelift.client import SpaceliftClient
-from dashboard.spacelift.service import SpaceliftService
 from simulator.server import DEFAULT_HANG_SECONDS
 
 # The client would wait this long; the simulator's hang ends first, with an error.
@@ -21,12 +18,6 @@ HANG_SECONDS = 1.0
 def hang_seconds_restored(sim):
     yield
     sim.set_faults(hang_seconds=DEFAULT_HANG_SECONDS)
-
-
-def make_service(sim, *, read_timeout: float = 2.0, ttl: float = 10) -> SpaceliftService:
-    connection = Connection(sim.url, sim.key_id, sim.key_secret)
-    client = SpaceliftClient(connection, connect_timeout=1.0, read_timeout=read_timeout)
-    return SpaceliftService(connection, client=client, ttl=ttl)
 
 
 def wait_until_simulator_saw(sim, field: str, count: int) -> None:
@@ -46,8 +37,10 @@ def in_thread(work) -> tuple[threading.Thread, list]:
     return thread, result
 
 
-def test_an_expired_result_is_refreshed_by_one_request_and_the_others_get_it_at_once(sim, clock):
-    svc = make_service(sim, read_timeout=PATIENT_TIMEOUT)
+def test_an_expired_result_is_refreshed_by_one_request_and_the_others_get_it_at_once(
+    sim, clock, make_service
+):
+    svc = make_service(sim, ttl=10, read_timeout=PATIENT_TIMEOUT)
     first = svc.stacks()
     clock.advance(11)  # the interval ends
     sim.set_faults(mode="hang", hang_seconds=HANG_SECONDS)
@@ -62,8 +55,8 @@ def test_an_expired_result_is_refreshed_by_one_request_and_the_others_get_it_at_
     assert sim.stats()["by_field"]["stacks"] == 2
 
 
-def test_a_refresh_that_fails_marks_the_last_data_stale_for_everyone(sim, clock):
-    svc = make_service(sim)
+def test_a_refresh_that_fails_marks_the_last_data_stale_for_everyone(sim, clock, make_service):
+    svc = make_service(sim, ttl=10)
     first = svc.stacks()
     clock.advance(11)
     sim.set_faults(mode="http500")
@@ -74,9 +67,11 @@ def test_a_refresh_that_fails_marks_the_last_data_stale_for_everyone(sim, clock)
     assert sim.stats()["by_field"]["stacks"] == 2
 
 
-def test_when_every_permit_is_taken_a_read_answers_at_once_without_spacelift(sim, settings, clock):
+def test_when_every_permit_is_taken_a_read_answers_at_once_without_spacelift(
+    sim, settings, clock, make_service
+):
     settings.PORTAL_SPACELIFT_CONCURRENCY = 1
-    svc = make_service(sim, read_timeout=PATIENT_TIMEOUT)
+    svc = make_service(sim, ttl=10, read_timeout=PATIENT_TIMEOUT)
     svc.client.token()
     svc.client.known_fields()  # the schema's first look is not what these tests hang
     sim.set_faults(mode="hang", hang_seconds=HANG_SECONDS)
@@ -91,8 +86,8 @@ def test_when_every_permit_is_taken_a_read_answers_at_once_without_spacelift(sim
     assert sim.stats()["by_field"].get("stacks", 0) == 0
 
 
-def test_a_pages_reads_run_at_once_under_one_deadline(sim):
-    svc = make_service(sim, read_timeout=1.0)
+def test_a_pages_reads_run_at_once_under_one_deadline(sim, make_service):
+    svc = make_service(sim, ttl=10, read_timeout=1.0)
     svc.client.token()
     svc.client.known_fields()  # the schema's first look is not what these tests hang
     sim.set_faults(mode="hang")
@@ -110,16 +105,16 @@ def test_a_pages_reads_run_at_once_under_one_deadline(sim):
     assert sim.stats()["by_field"]["stack"] == 3
 
 
-def test_an_invalidated_result_is_read_again(sim):
-    svc = make_service(sim)
+def test_an_invalidated_result_is_read_again(sim, make_service):
+    svc = make_service(sim, ttl=10)
     svc.stacks()
     svc.invalidate("stacks")
     svc.stacks()
     assert sim.stats()["by_field"]["stacks"] == 2
 
 
-def test_a_page_that_must_read_the_stack_list_first_still_has_one_deadline(sim):
-    svc = make_service(sim, read_timeout=1.0)
+def test_a_page_that_must_read_the_stack_list_first_still_has_one_deadline(sim, make_service):
+    svc = make_service(sim, ttl=10, read_timeout=1.0)
     svc.client.token()
     svc.client.known_fields()  # the schema's first look is not what these tests hang
     sim.set_faults(mode="hang")
@@ -135,9 +130,9 @@ def test_a_page_that_must_read_the_stack_list_first_still_has_one_deadline(sim):
     assert sim.stats()["by_field"].get("stack", 0) == 0
 
 
-def test_without_a_permit_a_read_of_what_another_is_fetching_says_so(sim, settings):
+def test_without_a_permit_a_read_of_what_another_is_fetching_says_so(sim, settings, make_service):
     settings.PORTAL_SPACELIFT_CONCURRENCY = 1
-    svc = make_service(sim, read_timeout=PATIENT_TIMEOUT)
+    svc = make_service(sim, ttl=10, read_timeout=PATIENT_TIMEOUT)
     svc.client.token()
     svc.client.known_fields()  # the schema's first look is not what these tests hang
     sim.set_faults(mode="hang", hang_seconds=HANG_SECONDS)

@@ -656,10 +656,8 @@ def test_unauthorized_once_fails_exactly_one_request(sim: SimulatorHandle) -> No
 
 def test_hang_fault_holds_the_request_until_the_client_gives_up(sim: SimulatorHandle) -> None:
     sim.set_faults(mode="hang")
-    started = time.monotonic()
     with pytest.raises(requests.Timeout):
         post(sim, "{ stacks { id } }", timeout=0.5)
-    assert time.monotonic() - started < 3
 
     sim.clear_faults()
     assert post(sim, EXCHANGE, {"id": sim.key_id, "secret": sim.key_secret}).ok

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from django.db import connections
+from django.db import connections, transaction
 from django.db.backends.sqlite3.base import DatabaseWrapper
 
 
@@ -34,7 +34,10 @@ def test_sqlite_runs_in_wal_mode_with_immediate_transactions_and_a_busy_timeout(
 
 
 def test_concurrent_writers_queue_instead_of_failing(tmp_path):
-    """Twelve threads writing at once: the busy timeout makes them wait their turn."""
+    """Twelve threads in `transaction.atomic()` at once, each reading then writing (as a page
+    that records a visit does). With the portal's settings each transaction takes the write
+    lock when it begins (IMMEDIATE) and waits its turn (busy timeout); a deferred transaction
+    would fail with "database is locked" when it tries to write after another's read."""
     path = tmp_path / "burst.sqlite3"
     setup = file_database(path)
     with setup.cursor() as cursor:
@@ -45,18 +48,18 @@ def test_concurrent_writers_queue_instead_of_failing(tmp_path):
 
     def writer() -> None:
         database = file_database(path)
+        connections[database.alias] = database  # this thread's connection under that alias
         try:
             barrier.wait()
             for n in range(10):
-                with database.cursor() as cursor:
-                    cursor.execute("BEGIN IMMEDIATE")
+                with transaction.atomic(using=database.alias), database.cursor() as cursor:
                     cursor.execute("SELECT count(*) FROM visit").fetchone()
                     cursor.execute("INSERT INTO visit VALUES (%s)", [n])
-                    cursor.execute("COMMIT")
         except Exception as exc:  # any error is what this test is about
             errors.append(exc)
         finally:
             database.close()
+            del connections[database.alias]
 
     threads = [threading.Thread(target=writer) for _ in range(12)]
     for thread in threads:

@@ -87,9 +87,44 @@ def page(browser, live_server):
 
 
 @pytest.fixture
-def login(page, django_user_model):
-    def log_in(username: str = "alice", *, staff: bool = False):
-        django_user_model.objects.create_user(username, password="pw-browser-123", is_staff=staff)
+def time_passes(page, clock):
+    """`time_passes(seconds)`: for the portal (the service's clock: its interval and any backoff
+    end) and for the page (Playwright's clock: its poll timers fire), without waiting.
+
+    Installs the page's clock, so it must come before the test's first `page.goto`.
+    """
+    page.clock.install()
+
+    def advance(seconds: float) -> None:
+        clock.advance(seconds)
+        page.clock.fast_forward(int(seconds * 1000))
+
+    return advance
+
+
+def sign_in_by_cookie(context, live_server, user) -> None:
+    """The browser holds a session of `user`, as after signing in: no login page, no redirect
+    to the overview. Signing in through the form is tested on its own."""
+    from django.conf import settings
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    name = settings.SESSION_COOKIE_NAME
+    context.add_cookies(
+        [{"name": name, "value": client.cookies[name].value, "url": live_server.url}]
+    )
+
+
+@pytest.fixture
+def login(page, live_server, django_user_model):
+    def log_in(username: str = "alice", *, staff: bool = False, by_form: bool = False):
+        user = django_user_model.objects.create_user(
+            username, password="pw-browser-123", is_staff=staff
+        )
+        if not by_form:
+            sign_in_by_cookie(page.context, live_server, user)
+            return page
         page.goto("/accounts/login/")
         page.get_by_label("User name").fill(username)
         page.get_by_label("Password").fill("pw-browser-123")

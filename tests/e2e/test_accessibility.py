@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.conftest import sign_in_by_cookie
 from tests.servers import missing
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -37,15 +38,11 @@ def staff_page(browser, live_server, django_user_model, request):
     the CSP for this check only (the CSP itself is tested elsewhere).
     """
     scheme = getattr(request, "param", "light")
-    django_user_model.objects.create_user("ada", password="pw-browser-123", is_staff=True)
+    ada = django_user_model.objects.create_user("ada", password="pw-browser-123", is_staff=True)
     context = browser.new_context(base_url=live_server.url, bypass_csp=True, color_scheme=scheme)
+    sign_in_by_cookie(context, live_server, ada)
     page = context.new_page()
     page.set_default_timeout(15_000)
-    page.goto("/accounts/login/")
-    page.get_by_label("User name").fill("ada")
-    page.get_by_label("Password").fill("pw-browser-123")
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_load_state()
     yield page
     context.close()
 

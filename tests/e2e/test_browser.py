@@ -6,6 +6,8 @@ import re
 
 import pytest
 
+from dashboard.spacelift.service import MAX_BACKOFF_SECONDS
+
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
@@ -18,20 +20,23 @@ def chip_states(page) -> dict[str, str]:
 
 
 def test_login_and_the_overview_lists_every_stack(login, connected, settings):
-    page = login()
+    page = login(by_form=True)
     page.goto("/?per_page=250")
     assert page.locator("tr[data-stack]").count() == 48
     assert page.get_by_role("link", name=re.compile("Healthy")).is_visible()
     assert page.watch.errors == []
 
 
-def test_a_state_change_appears_by_itself_within_two_intervals(login, connected, settings):
+def test_a_state_change_appears_by_itself_within_two_intervals(
+    login, connected, settings, time_passes
+):
     settings.PORTAL_POLL_SECONDS = 2
     page = login()
     page.goto("/?per_page=250")
     page.evaluate("window.__notReloaded = true")
     before = chip_states(page)
     connected.step()  # every active run moves one state forward
+    time_passes(2 * settings.PORTAL_POLL_SECONDS)
     page.wait_for_function(
         """before => [...document.querySelectorAll('tr[data-stack]')].some(
              r => before[r.dataset.stack] !== r.querySelector('.chip').textContent)""",
@@ -42,30 +47,35 @@ def test_a_state_change_appears_by_itself_within_two_intervals(login, connected,
     assert page.watch.errors == []
 
 
-def test_the_stale_banner_appears_and_clears_by_itself(login, connected, settings):
+def test_the_stale_banner_appears_and_clears_by_itself(login, connected, settings, time_passes):
     settings.PORTAL_POLL_SECONDS = 1
     page = login()
     page.goto("/")
     assert page.locator("tr[data-stack]").count() > 0
     connected.set_faults(mode="http500")
+    time_passes(2)
     banner = page.locator("#page-problem")
     banner.wait_for(state="visible", timeout=8_000)
     assert "Stale" in banner.text_content()
     assert page.locator("#stacks.region-stale .stale-mark").is_visible()
     assert page.locator("tr[data-stack]").count() > 0  # the last good table stays
     connected.set_faults(mode=None)
+    time_passes(MAX_BACKOFF_SECONDS + 1)  # past any backoff, and the slower poll it asked for
     banner.wait_for(state="hidden", timeout=15_000)
     assert page.locator(".stale-mark").count() == 0
     assert page.locator("tr[data-stack]").count() > 0
     assert page.watch.errors == []
 
 
-def test_a_stack_page_with_every_region_stale_has_one_banner(login, connected, settings):
+def test_a_stack_page_with_every_region_stale_has_one_banner(
+    login, connected, settings, time_passes
+):
     settings.PORTAL_POLL_SECONDS = 1
     page = login()
     target = connected.world.stacks[0]
     page.goto(f"/stacks/{target.id}/")
     connected.set_faults(mode="http500")
+    time_passes(2)
     page.locator(".stale-mark").nth(2).wait_for(timeout=10_000)
     assert page.locator("#page-problem").is_visible()
     assert page.locator(".banner-stale").count() == 1
@@ -129,11 +139,14 @@ def test_a_user_who_is_not_staff_cannot_reach_the_settings(login, sim):
     assert page.get_by_label("Host URL").count() == 0
 
 
-def test_an_expired_session_on_a_poll_goes_to_the_login_page(login, connected, settings):
+def test_an_expired_session_on_a_poll_goes_to_the_login_page(
+    login, connected, settings, time_passes
+):
     settings.PORTAL_POLL_SECONDS = 2
     page = login()
     page.goto("/")
     page.context.clear_cookies()
+    time_passes(settings.PORTAL_POLL_SECONDS + 1)
     page.wait_for_url(re.compile(r"/accounts/login/\?next="), timeout=8_000)
     assert page.get_by_label("User name").is_visible()
 

@@ -22,6 +22,8 @@ WHY = "Error: reading KMS key (alias/deploy): AccessDeniedException"
 
 
 def test_a_failed_run_page_shows_why_and_its_log_and_runs_nothing(login, connected):
+    # A world no earlier test has read logs from: the scripted lines are the ones it serves.
+    connected.rebuild_world(48, seed=7)
     stack = next(
         s for s in connected.world.stacks
         if s.state == "FAILED" and s.id not in connected.world.active_stack_ids
@@ -67,7 +69,9 @@ def test_a_failed_run_page_shows_why_and_its_log_and_runs_nothing(login, connect
     assert page.watch.errors == []
 
 
-def test_a_running_phase_grows_on_the_page_without_repeating_lines(login, connected, settings):
+def test_a_running_phase_grows_on_the_page_without_repeating_lines(
+    login, connected, settings, time_passes
+):
     settings.PORTAL_POLL_SECONDS = 2
     stack, run = next(
         (s, r)
@@ -83,6 +87,7 @@ def test_a_running_phase_grows_on_the_page_without_repeating_lines(login, connec
     before = lines.count()
     assert before > 0
     connected.step()  # the running phase writes more lines
+    time_passes(settings.PORTAL_POLL_SECONDS + 1)
     page.wait_for_function(
         f"n => document.querySelectorAll('#phase-{current.state}-{current.state_version} "
         f"ol.log li').length > n",
