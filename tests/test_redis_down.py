@@ -83,7 +83,8 @@ def test_a_failed_run_the_modules_and_a_sign_in_answer_while_redis_is_stopped(
     viewer_client, connected, scripted_failure, provider, settings
 ):
     stack, run = scripted_failure
-    with redis_server() as url:
+    with redis_server() as server:
+        url = server.location()
         settings.CACHES = redis_cache(url)
         point_portal_at(provider, settings)  # clears the cache: it must be there for that
     # Redis is stopped before anything was read: every reader meets it gone.

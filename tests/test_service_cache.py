@@ -82,7 +82,8 @@ def any_cache(request, settings):
     if request.param == "locmem":
         yield
         return
-    with redis_server() as url:
+    with redis_server() as server:
+        url = server.location()
         settings.CACHES = redis_cache(url)
         yield
 
@@ -136,7 +137,8 @@ def classes_in(payload: bytes, found: set[str]) -> None:
 
 @pytest.fixture
 def redis_url(settings):
-    with redis_server() as url:
+    with redis_server() as server:
+        url = server.location()
         settings.CACHES = redis_cache(url)
         yield url
 
