@@ -3,7 +3,7 @@
 from django.urls import path, register_converter
 
 from dashboard import converters
-from dashboard.accounts import people
+from dashboard.accounts import access_views, people
 from dashboard.audit import views as audit
 from dashboard.connection import views as connection
 from dashboard.runs import actions, log_views
@@ -47,6 +47,8 @@ urlpatterns = [
         people.set_operator,
         name="people_operator",
     ),
+    path("administration/access/", access_views.access_rules, name="access"),
+    path("administration/access/mirror/", access_views.mirror_idp_mappings, name="access_mirror"),
     path("status.json", exports.status_json, name="status_json"),
     path("stacks/<stack_id:stack_id>/badge.svg", exports.stack_badge, name="badge"),
     path("metrics", exports.metrics, name="metrics"),

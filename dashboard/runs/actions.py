@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from dashboard import audit
+from dashboard.accounts import access as space_access
 from dashboard.connection.source import current_service
 from dashboard.decorators import operator_required
 from dashboard.models import AuditEntry
@@ -31,6 +32,19 @@ def _service() -> SpaceliftService:
     if service is None:
         raise Http404("No usable Spacelift connection")
     return service
+
+
+def _within_spaces(request, service, action, stack_id: str, run_id: str = "") -> None:
+    """404, as for an unknown stack, outside the person's spaces; a POST is audited as refused
+    and never reaches Spacelift."""
+    if space_access.may_see_stack(request, service, stack_id):
+        return
+    if request.method == "POST":
+        who = request.user.get_username()
+        audit.record(request.user, action, stack_id=stack_id, run_id=run_id, succeeded=False,
+                     message=f"Refused: the stack is outside the spaces {who} sees")  # fmt: skip
+        logger.warning("%s on %s by %s refused: outside their spaces", action, stack_id, who)
+    raise Http404("No such stack")
 
 
 def _note(request: HttpRequest, verb: str) -> str:
@@ -63,6 +77,7 @@ def _perform(request, service, action, stack_id, run_id, call) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def trigger_run(request: HttpRequest, stack_id: str) -> HttpResponse:
     service = _service()
+    _within_spaces(request, service, AuditEntry.Action.TRIGGER, stack_id)
     if request.method == "POST":
         return _perform(
             request, service, AuditEntry.Action.TRIGGER, stack_id, "",
@@ -88,6 +103,7 @@ def run_action(request: HttpRequest, stack_id: str, run_id: str, action: str) ->
     if action not in (AuditEntry.Action.CONFIRM, AuditEntry.Action.DISCARD):
         raise Http404("No such action")
     service = _service()
+    _within_spaces(request, service, action, stack_id, run_id)
     if request.method == "POST":
         client = service.client
         if action == AuditEntry.Action.CONFIRM:

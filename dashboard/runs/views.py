@@ -18,6 +18,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
+from dashboard.accounts import access as space_access
 from dashboard.audit.actors import portal_actors
 from dashboard.decorators import with_service
 from dashboard.regions import Region, or_404, render_regions
@@ -127,6 +128,7 @@ def build_logs(service: SpaceliftService, stack_id: str, run_id: str) -> Logs:
 def run_detail(
     request: HttpRequest, service: SpaceliftService, stack_id: str, run_id: str
 ) -> HttpResponse:
+    space_access.require_stack(request, service, stack_id, "No such run")
     if not service.may_exist(stack_id):
         raise Http404("No such run")
     if request.htmx and request.GET.get("region") == "logs":

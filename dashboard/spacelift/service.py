@@ -27,7 +27,7 @@ from .cached_reads import (
 )
 from .clock import clock
 from .snapshot import Problem, Snapshot, problem_from, timeout_failure
-from .types import ConfigElement, Module, ModuleVersions, Run, Stack
+from .types import ConfigElement, Module, ModuleVersions, Run, Space, Stack
 
 __all__ = [
     "MAX_BACKOFF_SECONDS",
@@ -61,6 +61,10 @@ class SpaceliftService(CachedReads):
 
     def stack_config(self, stack_id: str) -> Snapshot[list[ConfigElement] | None]:
         return self._read(f"config:{stack_id}", lambda: self.client.get_stack_config(stack_id))
+
+    def spaces(self) -> Snapshot[list[Space]]:
+        """The account's space tree (`parentSpace`), which who-sees-what follows."""
+        return self._read("spaces", self.client.list_spaces)
 
     def modules(self) -> Snapshot[list[Module]]:
         return self._read("modules", self.client.list_modules)

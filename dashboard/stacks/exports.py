@@ -12,6 +12,7 @@ from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET
 
+from dashboard.accounts import access as space_access
 from dashboard.connection.source import current_service
 from dashboard.spacelift.types import Health
 from dashboard.stacks import metrics as prometheus
@@ -37,7 +38,8 @@ def status_json(request: HttpRequest) -> JsonResponse:
     service = current_service()
     if service is None:
         return JsonResponse({"error": "No Spacelift connection is configured"}, status=503)
-    snapshot = service.stacks()
+    access = space_access.access_of(request, service)
+    snapshot = space_access.visible_stacks(service.stacks(), access)
     problem = snapshot.problem
     body: dict = {
         "generated_at": datetime.now(tz=UTC).isoformat(),
@@ -98,6 +100,7 @@ def stack_badge(request: HttpRequest, stack_id: str) -> HttpResponse:
     service = current_service()
     if service is None:
         raise Http404("No Spacelift connection")
+    space_access.require_stack(request, service, stack_id)
     if not service.may_exist(stack_id):
         raise Http404("No such stack")
     snapshot = service.stack(stack_id)
@@ -132,5 +135,9 @@ def metrics(request: HttpRequest) -> HttpResponse:
             "Log in, or send the metrics token.\n", status=401, content_type="text/plain"
         )
     service = current_service()
-    body = prometheus.render(service.stacks() if service else None)
+    snapshot = service.stacks() if service else None
+    if snapshot is not None and not _metrics_token_ok(request):
+        # A signed-in person's scrape shows their spaces; the token (a machine) sees all.
+        snapshot = space_access.visible_stacks(snapshot, space_access.access_of(request, service))
+    body = prometheus.render(snapshot)
     return HttpResponse(body, content_type=prometheus.CONTENT_TYPE)
