@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pytest
 from django.contrib.auth.models import Group
@@ -395,3 +396,25 @@ def test_a_rule_covers_every_space_below_its_space():
     assert access.close_downward({"a"}, tree) == {"a", "a1", "a11"}
     assert access.close_downward({"a1", "b"}, tree) == {"a1", "a11", "b"}
     assert access.close_downward({"root"}, tree) == {"root", "a", "a1", "a11", "b"}
+
+
+def test_since_you_last_looked_names_only_the_persons_stacks(account, clock):
+    from dashboard.connection.source import current_service
+    from dashboard.models import StackStateChange
+
+    client = signed_in("paula")
+    client.get("/")  # the visit "since" counts from
+    clock.advance(120)
+    fingerprint = current_service().connection.fingerprint
+    mine, theirs = account.stacks_in("payments")[0], account.stacks_in("platform")[0]
+    for stack in (mine, theirs):
+        StackStateChange.objects.create(
+            connection=fingerprint,
+            stack_id=stack.id,
+            from_state="FINISHED",
+            to_state="FAILED",
+            observed_at=datetime.fromtimestamp(clock(), tz=UTC),
+        )
+    since = parse(client.get("/").content.decode()).select_one("details.since")
+    assert since is not None and "1 state change" in since.summary.get_text(" ", strip=True)
+    assert linked_stack_ids(str(since)) == {mine.id}

@@ -32,6 +32,11 @@ from dashboard.stacks.query import (
     index_for,
 )
 
+# "Since you last looked" lists this many changes; for someone who sees only some spaces,
+# they are picked from this many of the latest changes of all stacks.
+SINCE_SHOWN = 30
+SINCE_READ_FOR_SOME_SPACES = 500
+
 
 @require_GET
 @login_required
@@ -60,9 +65,11 @@ def overview(request: HttpRequest, service: SpaceliftService) -> HttpResponse:
             history.record_changes(connection.fingerprint, listed)
             strips = history.strips(connection.fingerprint, page.stacks)
             if not request.htmx:
-                since = history.since_last_look(request.user, connection.fingerprint)
+                # Someone who sees some spaces only: their stacks' changes among more of them.
+                limit = SINCE_SHOWN if access is None else SINCE_READ_FOR_SOME_SPACES
+                since = history.since_last_look(request.user, connection.fingerprint, limit=limit)
                 if query.filtered or access is not None:
-                    since = since.only({stack.id for stack in page.matching})
+                    since = since.only({stack.id for stack in page.matching}, SINCE_SHOWN)
         return {
             "connection": connection,
             "snapshot": snapshot,
