@@ -130,8 +130,10 @@ def access_for(user, service: SpaceliftService | None) -> AccessSet:
     """The spaces `user` sees, closed downward; None: everything."""
     if not user.is_authenticated:
         return frozenset()
-    rules = current_rules()
-    return access_with(user, rules, space_tree(service) if rules else [])
+    granted = granted_spaces(user, current_rules())
+    if not granted:  # everything, or nothing: the space tree is not needed
+        return granted
+    return close_downward(granted, space_tree(service))
 
 
 def access_with(user, rules: Rules, tree: list[Space]) -> AccessSet:

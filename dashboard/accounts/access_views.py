@@ -121,7 +121,7 @@ def access_rules(request: HttpRequest) -> HttpResponse:
         "from_environment": from_environment,
         "text": text,
         "error": error,
-        "mirror": idp_mappings.offer(service),
+        "mirror": None if from_environment else idp_mappings.offer(service),
     }, status=400 if error else 200)  # fmt: skip
 
 
