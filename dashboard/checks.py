@@ -44,7 +44,7 @@ def space_access_rules_are_readable(app_configs, **kwargs) -> list[Error]:
     except RulesError as exc:
         return [
             Error(
-                f"PORTAL_SPACE_ACCESS (or the file PORTAL_SPACE_ACCESS_FILE names) is {exc}.",
+                f"PORTAL_SPACE_ACCESS (or the file PORTAL_SPACE_ACCESS_FILE names): {exc}.",
                 hint='A JSON object mapping a group to space IDs: {"team-payments": '
                 '["payments-01J8Z2M1XR"], "sre": ["root"]}',
                 id="portal.E002",

@@ -4,9 +4,13 @@ Connect provider, in groups mapped to the simulator's spaces, on every surface o
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group
@@ -418,3 +422,17 @@ def test_since_you_last_looked_names_only_the_persons_stacks(account, clock):
     since = parse(client.get("/").content.decode()).select_one("details.since")
     assert since is not None and "1 state change" in since.summary.get_text(" ", strip=True)
     assert linked_stack_ids(str(since)) == {mine.id}
+
+
+def test_a_rules_file_that_cannot_be_read_stops_the_start(tmp_path):
+    rules = tmp_path / "space-access.json"
+    rules.write_text('{"sre": "root"}')
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_SPACE")}
+    started = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        env=environment | {"DEBUG": "true", "PORTAL_ENV_FILE": "",
+                           "PORTAL_SPACE_ACCESS_FILE": str(rules)},
+        cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True,
+    )  # fmt: skip
+    assert started.returncode != 0
+    assert "portal.E002" in started.stderr and 'group "sre" is not a list' in started.stderr

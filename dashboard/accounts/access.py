@@ -53,10 +53,10 @@ def parse_rules(raw: str) -> Rules:
         value = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise RulesError(
-            f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+            f"it is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
         ) from None
     if not isinstance(value, dict):
-        raise RulesError('must be a JSON object such as {"team-payments": ["payments-01J8Z"]}')
+        raise RulesError('it must be a JSON object such as {"team-payments": ["payments-01J8Z"]}')
     rules: Rules = {}
     for group, spaces in value.items():
         if not group.strip():
@@ -79,7 +79,7 @@ def _environment_rules(raw: str) -> Rules:
     try:
         return parse_rules(raw)
     except RulesError as exc:
-        logger.error("PORTAL_SPACE_ACCESS %s; only staff see stacks until it is fixed", exc)
+        logger.error("PORTAL_SPACE_ACCESS: %s; only staff see stacks until it is fixed", exc)
         return UNREADABLE_RULES
 
 

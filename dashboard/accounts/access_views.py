@@ -108,7 +108,7 @@ def access_rules(request: HttpRequest) -> HttpResponse:
         try:
             wanted = access.parse_rules(text or "{}")
         except access.RulesError as exc:
-            error = f"Not saved: the rules are {exc}."
+            error = f"Not saved: {exc}."
         else:
             _save(request, wanted, "Saved on the Access page")
             messages.success(request, "Space access saved.")
