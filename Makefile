@@ -49,6 +49,7 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench
 	$(PY) -m bench.deploy
+	$(PY) -m bench.access_sets
 
 # Only the deployment scenarios: burst, hung Spacelift, Redis stopped (SQLite, PostgreSQL+Redis).
 bench-deploy: $(STAMP)

@@ -28,3 +28,26 @@ def encryption_key_is_usable(app_configs, **kwargs) -> list[Error]:
                 )
             )
     return problems
+
+
+@register()
+def space_access_rules_are_readable(app_configs, **kwargs) -> list[Error]:
+    """PORTAL_SPACE_ACCESS that cannot be read stops the start, naming what is wrong: a
+    mistyped rule must not quietly show everyone everything (or no one anything)."""
+    from dashboard.accounts.access import RulesError, parse_rules
+
+    raw = settings.PORTAL_SPACE_ACCESS
+    if not raw.strip():
+        return []
+    try:
+        parse_rules(raw)
+    except RulesError as exc:
+        return [
+            Error(
+                f"PORTAL_SPACE_ACCESS (or the file PORTAL_SPACE_ACCESS_FILE names): {exc}.",
+                hint='A JSON object mapping a group to space IDs: {"team-payments": '
+                '["payments-01J8Z2M1XR"], "sre": ["root"]}',
+                id="portal.E002",
+            )
+        ]
+    return []

@@ -68,6 +68,7 @@ class AuditEntry(models.Model):
         CONNECTION_REMOVE = "connection_remove", "Remove connection"
         SIGN_IN = "sign_in", "Sign in"
         ROLE_CHANGE = "role_change", "Role change"
+        ACCESS_CHANGE = "access_change", "Space access change"
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     user = models.ForeignKey(
@@ -157,3 +158,19 @@ class LastVisit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} at {self.seen_at}"
+
+
+class SpaceAccessRule(models.Model):
+    """One rule of who sees which Spacelift spaces, as edited on the Access page: a group of
+    the identity provider (or a local Django group) and the space IDs it sees, with every
+    space below them. Ignored while PORTAL_SPACE_ACCESS sets the rules (accounts/access.py)."""
+
+    group = models.CharField(max_length=200, unique=True)
+    spaces = models.JSONField(default=list)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["group"]
+
+    def __str__(self) -> str:
+        return f"{self.group}: {', '.join(self.spaces)}"

@@ -3,7 +3,7 @@
 from django.urls import include, path, register_converter
 
 from dashboard import converters
-from dashboard.accounts import people
+from dashboard.accounts import access_views, people
 from dashboard.audit import views as audit
 from dashboard.connection import settings_page
 from dashboard.runs import actions, log_views
@@ -49,6 +49,8 @@ administration_urls = [
     path("audit/export.csv", audit.audit_csv, name="audit_csv"),
     path("people/", people.people, name="people"),
     path("people/<int:user_id>/operator/", people.set_operator, name="people_operator"),
+    path("access/", access_views.access_rules, name="access"),
+    path("access/mirror/", access_views.mirror_idp_mappings, name="access_mirror"),
 ]
 
 urlpatterns = [

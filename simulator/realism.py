@@ -40,6 +40,7 @@ LEAN_MISSING_FIELDS = frozenset(
         "ConfigElement.fileMode",
         "ConfigElement.description",
         "StackConfigVendorTerraform.workflowTool",
+        "Query.managedUserGroups",
     }
 )
 

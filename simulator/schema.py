@@ -32,7 +32,7 @@ from graphql import (
     validate,
 )
 
-from . import realism
+from . import idp_groups, realism
 from .logs import run_resolvers
 
 if TYPE_CHECKING:
@@ -138,7 +138,7 @@ def _stack_resolvers() -> dict[str, Callable[..., Any]]:
 def load_schema(lean: bool = False) -> GraphQLSchema:
     """The schema from schema.graphql with the simulator's resolvers attached; `lean`: without
     the optional fields (realism.py)."""
-    schema = build_schema(SCHEMA_PATH.read_text(encoding="utf-8"))
+    schema = build_schema(SCHEMA_PATH.read_text(encoding="utf-8") + idp_groups.SDL)
     for type_ in schema.type_map.values():
         if isinstance(type_, GraphQLObjectType) and not type_.name.startswith("__"):
             for name, field_def in type_.fields.items():
@@ -149,6 +149,7 @@ def load_schema(lean: bool = False) -> GraphQLSchema:
         ("Stack", _stack_resolvers()),
         ("Module", _module_resolvers()),
         ("Run", run_resolvers()),
+        ("Query", idp_groups.resolvers()),
     ):
         fields = schema.get_type(type_name).fields  # type: ignore[union-attr]
         for name, resolver in resolvers.items():

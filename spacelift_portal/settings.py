@@ -241,6 +241,10 @@ if PORTAL_OIDC_ISSUER:
     CONTENT_SECURITY_POLICY = csp_allowing_provider(CONTENT_SECURITY_POLICY, PORTAL_OIDC_ISSUER)
 # Always listed: it signs no one in while PORTAL_OIDC_ISSUER is empty.
 AUTHENTICATION_BACKENDS.append("dashboard.accounts.backends.SingleSignOnBackend")
+# Which identity-provider groups see which Spacelift spaces (and the spaces below them): a JSON
+# object, {"group": ["space-id", ...]}. Empty: the rules are edited on the Access page; no rule
+# at all: everyone sees everything. README "Who sees which spaces"; checked in dashboard/checks.py.
+PORTAL_SPACE_ACCESS = env("PORTAL_SPACE_ACCESS", default="")
 # The audit log keeps this many days; older entries go on every write (and `prune_audit`).
 PORTAL_AUDIT_DAYS = env.int("PORTAL_AUDIT_DAYS", default=365)
 

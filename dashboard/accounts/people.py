@@ -14,9 +14,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from dashboard import audit
-from dashboard.accounts import roles
+from dashboard.accounts import access, access_views, roles
 from dashboard.decorators import staff_required
 from dashboard.models import AuditEntry
+from dashboard.spacelift.types import Space
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,8 @@ class Person:
     active: bool
     is_operator: bool
     superuser: bool
+    groups: list[str]
+    spaces: str  # the spaces this person sees, in words
 
 
 def _role_source(user, role: str) -> str:
@@ -48,7 +51,16 @@ def _role_source(user, role: str) -> str:
     return ("Set in the portal: " + ", ".join(parts)) if parts else "No role given"
 
 
-def _person(user) -> Person:
+def _spaces_in_words(seen: access.AccessSet, tree: list[Space]) -> str:
+    names = {space.id: space.name for space in tree}
+    if seen is None:
+        return "every space"
+    if not seen:
+        return "no space"
+    return ", ".join(sorted(names.get(space, space) for space in seen))
+
+
+def _person(user, rules: access.Rules, tree: list[Space]) -> Person:
     role = roles.role_of(user)
     return Person(
         user_id=user.pk,
@@ -61,14 +73,24 @@ def _person(user) -> Person:
         active=user.is_active,
         is_operator=role.endswith("operator"),
         superuser=user.is_superuser,
+        groups=access.groups_of(user),
+        spaces=_spaces_in_words(access.access_with(user, rules, tree), tree),
     )
 
 
 @staff_required
 @require_GET
 def people(request: HttpRequest) -> HttpResponse:
-    users = get_user_model().objects.select_related("sign_in_identity").order_by("username")
-    return render(request, "dashboard/people.html", {"people": [_person(u) for u in users]})
+    users = (
+        get_user_model()
+        .objects.select_related("sign_in_identity")
+        .prefetch_related("groups")
+        .order_by("username")
+    )
+    rules = access.current_rules()
+    tree = access.space_tree(access_views.service_or_none()) if rules else []
+    people = [_person(user, rules, tree) for user in users]
+    return render(request, "dashboard/people.html", {"people": people, "rules": bool(rules)})
 
 
 @staff_required

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from dashboard import audit
+from dashboard.accounts import access as space_access
 from dashboard.decorators import operator_required, with_service
 from dashboard.models import AuditEntry
 from dashboard.runs.why import plan_of
@@ -23,6 +24,19 @@ from dashboard.spacelift import errors
 from dashboard.spacelift.service import SpaceliftService
 
 logger = logging.getLogger(__name__)
+
+
+def _within_spaces(request, service, action, stack_id: str, run_id: str = "") -> None:
+    """404, as for an unknown stack, outside the person's spaces; a POST is audited as refused
+    and never reaches Spacelift."""
+    if space_access.may_see_stack(request, service, stack_id):
+        return
+    if request.method == "POST":
+        who = request.user.get_username()
+        audit.record(request.user, action, stack_id=stack_id, run_id=run_id, succeeded=False,
+                     message=f"Refused: the stack is outside the spaces {who} sees")  # fmt: skip
+        logger.warning("%s on %s by %s refused: outside their spaces", action, stack_id, who)
+    raise Http404("No such stack")
 
 
 def _note(request: HttpRequest, verb: str) -> str:
@@ -55,6 +69,7 @@ def _perform(request, service, action, stack_id, run_id, call) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @with_service
 def trigger_run(request: HttpRequest, service: SpaceliftService, stack_id: str) -> HttpResponse:
+    _within_spaces(request, service, AuditEntry.Action.TRIGGER, stack_id)
     if request.method == "POST":
         return _perform(
             request, service, AuditEntry.Action.TRIGGER, stack_id, "",
@@ -82,6 +97,7 @@ def run_action(
 ) -> HttpResponse:
     if action not in (AuditEntry.Action.CONFIRM, AuditEntry.Action.DISCARD):
         raise Http404("No such action")
+    _within_spaces(request, service, action, stack_id, run_id)
     if request.method == "POST":
         client = service.client
         if action == AuditEntry.Action.CONFIRM:

@@ -21,6 +21,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
+from dashboard.accounts import access as space_access
 from dashboard.decorators import with_service
 from dashboard.regions import Region, failed, held, unchanged
 from dashboard.runs.log_lines import render_lines
@@ -96,6 +97,7 @@ def run_log(
 ) -> HttpResponse:
     if not _PHASE.match(phase_key):
         raise Http404("No such log")
+    space_access.require_stack(request, service, stack_id, "No such log")
     records = RunRecords(service)
     context = {"stack_id": stack_id, "run_id": run_id}
     url = reverse("dashboard:run_log", args=[stack_id, run_id, phase_key])
@@ -148,6 +150,7 @@ def _int(value: str | None) -> int:
 @with_service
 def stack_why(request: HttpRequest, service: SpaceliftService, stack_id: str) -> HttpResponse:
     """The "why" line of a failed stack: its own region, so no page waits on a log."""
+    space_access.require_stack(request, service, stack_id)
     stack = stack_for_why(service, stack_id)
     why = why_stack_failed(service, stack) if stack is not None else None
     return render(

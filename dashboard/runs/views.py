@@ -18,6 +18,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
+from dashboard.accounts import access as space_access
 from dashboard.audit.actors import portal_actors
 from dashboard.decorators import with_service
 from dashboard.regions import Region, failed, or_404, render_regions
@@ -139,6 +140,7 @@ class Logs:
 def run_detail(
     request: HttpRequest, service: SpaceliftService, stack_id: str, run_id: str
 ) -> HttpResponse:
+    space_access.require_stack(request, service, stack_id, "No such run")
     if not service.may_exist(stack_id):
         raise Http404("No such run")
     snapshot = or_404(service.run(stack_id, run_id), "No such run")

@@ -10,10 +10,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from . import documents, errors, registry
+from . import documents, errors, fields, registry
 from .empty_answers import EmptyAnswerChecks
 from .exchange import GraphQLExchange
-from .types import ConfigElement, Module, ModuleVersion, ModuleVersions, Run, Space, Stack
+from .types import (
+    ConfigElement,
+    IdpGroupMapping,
+    Module,
+    ModuleVersion,
+    ModuleVersions,
+    Run,
+    Space,
+    Stack,
+)
 
 T = TypeVar("T")
 
@@ -51,6 +60,21 @@ class SpaceliftClient(EmptyAnswerChecks, GraphQLExchange):
     def list_spaces(self) -> list[Space]:
         data = self.read(documents.SPACES, None, empty=lambda d: not d.get("spaces"), seen="spaces")
         return self._parse(lambda: [Space.from_api(s) for s in data["spaces"] or ()])
+
+    def list_idp_group_mappings(self) -> list[IdpGroupMapping] | None:
+        """Spacelift's IdP group mappings; None where the API has no `managedUserGroups`."""
+        field = "Query.managedUserGroups"
+        if field in self.known_fields().missing:
+            return None
+        try:
+            data = self.execute(documents.MANAGED_USER_GROUPS)
+        except errors.GraphQLError as exc:
+            if fields.rejected_fields([{"message": exc.message}]) != {field}:
+                raise
+            self._learn_missing({field})  # the API has no such field: never asked again
+            return None
+        groups = data.get("managedUserGroups") or ()
+        return self._parse(lambda: [IdpGroupMapping.from_api(g) for g in groups])
 
     def get_stack_config(self, stack_id: str) -> list[ConfigElement] | None:
         """The stack's own environment variables and mounted files; None when it is gone."""

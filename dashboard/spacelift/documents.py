@@ -29,11 +29,18 @@ OPTIONAL_FIELDS: dict[str, str] = {
     "Run.updatedAt": "a run's duration ends at its last state change",
     "ConfigElement.fileMode": "mounted files show without their file mode",
     "ConfigElement.description": "environment variables show without their description",
+    # A root field, in OPTIONAL_ROOT_FIELDS.
+    "Query.managedUserGroups": "the Access page offers no copy of Spacelift's IdP group mappings",
     "StackConfigVendorTerraform.workflowTool": (
         "OpenTofu stacks on the Terraform vendor show as Terraform (self-hosted Spacelift "
         "before 6.0.0 has no workflowTool)"
     ),
 }
+
+
+# Optional root fields: each is asked for by a query of its own, sent only where the API is
+# not known to lack the field (client.py), so no document marks them.
+OPTIONAL_ROOT_FIELDS = frozenset({"Query.managedUserGroups"})
 
 
 @dataclass(frozen=True)
@@ -120,6 +127,15 @@ query StackRun($stack: ID!, $run: ID!) {{
 """)
 
 SPACES = "query Spaces { spaces { id name description parentSpace accessLevel } }"
+
+# Spacelift's IdP group mappings, as the Terraform provider reads them for
+# `spacelift_idp_group_mapping` (ManagedUserGroupsRead, `internal/structs/user_group.go`).
+# Only an admin key may: Spacelift answers others "unauthorized".
+MANAGED_USER_GROUPS = """
+query ManagedUserGroupsRead {
+  managedUserGroups { id groupName accessRules { space spaceAccessLevel } }
+}
+"""
 
 # Actions. Each returns the run Spacelift created or changed. runTrigger takes no note.
 RUN_TRIGGER = """

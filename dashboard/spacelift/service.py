@@ -28,7 +28,7 @@ from .cached_reads import (
 )
 from .clock import clock
 from .snapshot import Problem, Snapshot, problem_from, timeout_failure
-from .types import ConfigElement, Module, ModuleVersions, Run, Stack
+from .types import ConfigElement, IdpGroupMapping, Module, ModuleVersions, Run, Space, Stack
 
 __all__ = [
     "MAX_BACKOFF_SECONDS",
@@ -62,6 +62,14 @@ class SpaceliftService(CachedReads):
 
     def stack_config(self, stack_id: str) -> Snapshot[list[ConfigElement] | None]:
         return self._read(f"config:{stack_id}", lambda: self.client.get_stack_config(stack_id))
+
+    def spaces(self) -> Snapshot[list[Space]]:
+        """The account's space tree (`parentSpace`), which who-sees-what follows."""
+        return self._read("spaces", self.client.list_spaces)
+
+    def idp_group_mappings(self) -> Snapshot[list[IdpGroupMapping] | None]:
+        """Spacelift's IdP group mappings (an admin key's read), for the Access page."""
+        return self._read("idp-group-mappings", self.client.list_idp_group_mappings)
 
     def modules(self) -> Snapshot[list[Module]]:
         return self._read("modules", self.client.list_modules)

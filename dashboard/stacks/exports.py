@@ -12,6 +12,7 @@ from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET
 
+from dashboard.accounts import access as space_access
 from dashboard.connection.source import current_service
 from dashboard.decorators import with_service
 from dashboard.spacelift.service import SpaceliftService
@@ -37,7 +38,8 @@ def _iso(value: datetime | None) -> str | None:
 @with_service
 def status_json(request: HttpRequest, service: SpaceliftService) -> JsonResponse:
     """The overview's current view (the same filters, sorting and paging) as JSON."""
-    snapshot = service.stacks()
+    access = space_access.access_of(request, service)
+    snapshot = space_access.visible_stacks(service.stacks(), access)
     problem = snapshot.problem
     body: dict = {
         "generated_at": datetime.now(tz=UTC).isoformat(),
@@ -96,6 +98,7 @@ BADGE_CHAR_WIDTH = 6.5
 @login_required
 @with_service
 def stack_badge(request: HttpRequest, service: SpaceliftService, stack_id: str) -> HttpResponse:
+    space_access.require_stack(request, service, stack_id)
     if not service.may_exist(stack_id):
         raise Http404("No such stack")
     snapshot = service.stack(stack_id)
@@ -132,5 +135,9 @@ def metrics(request: HttpRequest) -> HttpResponse:
     # Not `with_service`: without a connection an exporter still answers, with "up 0", so
     # an alert can say the portal has no data rather than that the scrape failed.
     service = current_service()
-    body = prometheus.render(service.stacks() if service else None)
+    snapshot = service.stacks() if service else None
+    if snapshot is not None and not _metrics_token_ok(request):
+        # A signed-in person's scrape shows their spaces; the token (a machine) sees all.
+        snapshot = space_access.visible_stacks(snapshot, space_access.access_of(request, service))
+    body = prometheus.render(snapshot)
     return HttpResponse(body, content_type=prometheus.CONTENT_TYPE)

@@ -86,10 +86,10 @@ class SinceLastLook:
     changes: list[StackStateChange]
     total: int
 
-    def only(self, stack_ids: set[str]) -> SinceLastLook:
-        """The same look, limited to the stacks a filtered overview shows."""
+    def only(self, stack_ids: set[str], limit: int | None = None) -> SinceLastLook:
+        """The same look, limited to the stacks a filtered overview shows (and `limit`)."""
         changes = [change for change in self.changes if change.stack_id in stack_ids]
-        return SinceLastLook(self.seen_at, changes, len(changes))
+        return SinceLastLook(self.seen_at, changes[:limit], len(changes))
 
 
 def since_last_look(user, fingerprint: str, *, limit: int = 30) -> SinceLastLook:

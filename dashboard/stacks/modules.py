@@ -8,7 +8,7 @@ read from it with the Terraform registry protocol, one request per module.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from dashboard.accounts import access as space_access
 from dashboard.decorators import with_service
 from dashboard.spacelift import errors
 from dashboard.spacelift.service import Snapshot, SpaceliftService
@@ -43,7 +44,9 @@ class ModuleRow:
 @with_service
 def module_list(request: HttpRequest, service: SpaceliftService) -> HttpResponse:
     connection = service.connection
-    snapshot = service.modules()
+    access = space_access.access_of(request, service)
+    listed = service.modules()
+    snapshot = replace(listed, data=space_access.visible_modules(listed.data, access))
     org = service.registry_org()
     modules = sorted(snapshot.data or (), key=lambda m: (m.name.lower(), m.terraform_provider))
     page = Paginator(modules, MODULES_PER_PAGE).get_page(request.GET.get("page"))

@@ -258,8 +258,9 @@ class StackIndex:
 
 
 _indexes: dict[str, StackIndex] = {}
-# A few versions at most: each index holds the list in a handful of orders.
-MAX_INDEXES = 4
+# A few versions, each per access set (accounts/access.py), at most: each index holds the
+# list in a handful of orders.
+MAX_INDEXES = 16
 
 
 def index_for(version: str, stacks: list[Stack]) -> StackIndex:

@@ -15,6 +15,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
+from dashboard.accounts import access as space_access
+from dashboard.accounts.access_views import no_spaces
 from dashboard.audit.actors import portal_actors
 from dashboard.converters import RUN_ID
 from dashboard.decorators import with_service
@@ -30,6 +32,11 @@ from dashboard.stacks.query import (
     index_for,
 )
 
+# "Since you last looked" lists this many changes; for someone who sees only some spaces,
+# they are picked from this many of the latest changes of all stacks.
+SINCE_SHOWN = 30
+SINCE_READ_FOR_SOME_SPACES = 500
+
 
 @require_GET
 @login_required
@@ -37,7 +44,11 @@ from dashboard.stacks.query import (
 @with_service
 def overview(request: HttpRequest, service: SpaceliftService) -> HttpResponse:
     connection = service.connection
-    snapshot = service.stacks()
+    access = space_access.access_of(request, service)
+    if access == frozenset():
+        return no_spaces(request)
+    listed = service.stacks()
+    snapshot = space_access.visible_stacks(listed, access)
     query = StackQueryForm.query_from(request.GET)
     stacks = Region.of(request, "stacks", snapshot, query.url(), url=request.path + query.url())
 
@@ -51,12 +62,14 @@ def overview(request: HttpRequest, service: SpaceliftService) -> HttpResponse:
                 attention = attention_queue(page.matching, stuck_after=stuck_after)
             else:
                 attention = index_for(snapshot.version, snapshot.data).attention(stuck_after)
-            history.record_changes(connection.fingerprint, snapshot)
+            history.record_changes(connection.fingerprint, listed)
             strips = history.strips(connection.fingerprint, page.stacks)
             if not request.htmx:
-                since = history.since_last_look(request.user, connection.fingerprint)
-                if query.filtered:
-                    since = since.only({stack.id for stack in page.matching})
+                # Someone who sees some spaces only: their stacks' changes among more of them.
+                limit = SINCE_SHOWN if access is None else SINCE_READ_FOR_SOME_SPACES
+                since = history.since_last_look(request.user, connection.fingerprint, limit=limit)
+                if query.filtered or access is not None:
+                    since = since.only({stack.id for stack in page.matching}, SINCE_SHOWN)
         return {
             "connection": connection,
             "snapshot": snapshot,
@@ -69,8 +82,10 @@ def overview(request: HttpRequest, service: SpaceliftService) -> HttpResponse:
             "since": since,
         }
 
+    # Shared by everyone who sees the same spaces, and by no one else.
+    shared_by = f"{connection.fingerprint}:{space_access.fingerprint(access)}"
     return render_regions(
-        request, "dashboard/overview.html", [stacks], context, shared_by=connection.fingerprint
+        request, "dashboard/overview.html", [stacks], context, shared_by=shared_by
     )
 
 
@@ -83,6 +98,7 @@ def stack_detail(request: HttpRequest, service: SpaceliftService, stack_id: str)
     if before is not None and not RUN_ID.match(before):
         before = None
     with service.one_deadline():
+        space_access.require_stack(request, service, stack_id)
         if not service.may_exist(stack_id):
             raise Http404("No such stack")
         reads = service.read_many(

@@ -27,6 +27,7 @@ def _pages(sim) -> dict[str, str]:
         "run": f"/stacks/{stack.id}/runs/{run.id}/",
         "modules": "/modules/",
         "settings": "/administration/spacelift/",
+        "access": "/administration/access/",
     }
 
 

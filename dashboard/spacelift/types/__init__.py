@@ -9,7 +9,16 @@ split: unpickling finds each class under this package's name.
 from .config import ConfigElement, ConfigType
 from .modules import Module, ModuleVersion, ModuleVersions, version_key
 from .runs import Delta, Run, StateTransition
-from .stacks import PROVIDER_LABELS, VENDOR_TOOLS, Blocker, Commit, Space, Stack, WorkerPool
+from .stacks import (
+    PROVIDER_LABELS,
+    VENDOR_TOOLS,
+    Blocker,
+    Commit,
+    IdpGroupMapping,
+    Space,
+    Stack,
+    WorkerPool,
+)
 from .states import (
     HEALTH_LABELS,
     RUN_HEALTH,
@@ -36,6 +45,7 @@ __all__ = [
     "ConfigType",
     "Delta",
     "Health",
+    "IdpGroupMapping",
     "Module",
     "ModuleVersion",
     "ModuleVersions",

@@ -68,6 +68,31 @@ class Space:
 
 
 @dataclass(frozen=True, slots=True)
+class IdpGroupMapping:
+    """An IdP group Spacelift maps to spaces (`managedUserGroups`): the group's name as the
+    identity provider sends it, and each space with its access level (READ, WRITE, ADMIN)."""
+
+    id: str
+    group_name: str
+    access_rules: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def spaces(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(space for space, _ in self.access_rules if space))
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> IdpGroupMapping:
+        return cls(
+            id=_str(data.get("id")),
+            group_name=_str(data.get("groupName")),
+            access_rules=tuple(
+                (_str(rule.get("space")), _str(rule.get("spaceAccessLevel")))
+                for rule in data.get("accessRules") or ()
+            ),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class WorkerPool:
     id: str
     name: str
