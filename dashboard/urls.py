@@ -6,10 +6,12 @@ from dashboard import converters
 from dashboard.accounts import people
 from dashboard.audit import views as audit
 from dashboard.connection import views as connection
+from dashboard.live import views as live
 from dashboard.runs import actions, log_views
 from dashboard.runs import views as runs
 from dashboard.stacks import exports, modules
 from dashboard.stacks import views as stacks
+from dashboard.webhooks import receiver as webhooks
 
 # A malformed stack or run ID is a 404 here, before any view runs.
 register_converter(converters.StackIdConverter, "stack_id")
@@ -51,4 +53,6 @@ urlpatterns = [
     path("stacks/<stack_id:stack_id>/badge.svg", exports.stack_badge, name="badge"),
     path("metrics", exports.metrics, name="metrics"),
     path("healthz", stacks.healthz, name="healthz"),
+    path("webhooks/spacelift/", webhooks.receive, name="webhook"),
+    path("events/", live.events, name="events"),
 ]

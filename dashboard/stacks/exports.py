@@ -16,6 +16,7 @@ from dashboard.connection.source import current_service
 from dashboard.spacelift.types import Health
 from dashboard.stacks import metrics as prometheus
 from dashboard.stacks.query import StackQuery, build_page
+from dashboard.webhooks.stats import WebhookCollector
 
 
 def _page_url(request: HttpRequest, stack_id: str) -> str | None:
@@ -132,5 +133,5 @@ def metrics(request: HttpRequest) -> HttpResponse:
             "Log in, or send the metrics token.\n", status=401, content_type="text/plain"
         )
     service = current_service()
-    body = prometheus.render(service.stacks() if service else None)
+    body = prometheus.render(service.stacks() if service else None, WebhookCollector())
     return HttpResponse(body, content_type=prometheus.CONTENT_TYPE)
