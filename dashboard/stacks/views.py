@@ -39,7 +39,9 @@ def overview(request: HttpRequest, service: SpaceliftService) -> HttpResponse:
     connection = service.connection
     snapshot = service.stacks()
     query = StackQueryForm.query_from(request.GET)
-    stacks = Region.of(request, "stacks", snapshot, query.url(), url=request.path + query.url())
+    stacks = Region.of(
+        request, "stacks", snapshot, query.url(), url=request.path + query.url(), live="stacks"
+    )
 
     def context() -> dict:
         page = attention = strips = since = None
@@ -93,8 +95,8 @@ def stack_detail(request: HttpRequest, service: SpaceliftService, stack_id: str)
     stack = or_404(reads["stack"], "No such stack")
     runs, environment = reads["runs"], reads["environment"]
     regions = [
-        Region.of(request, "stack", stack, stack_id),
-        Region.of(request, "runs", runs, stack_id, before=before),
+        Region.of(request, "stack", stack, stack_id, live=f"stack-{stack_id}"),
+        Region.of(request, "runs", runs, stack_id, before=before, live=f"stack-{stack_id}"),
         Region.of(request, "environment", environment, stack_id),
     ]
     return render_regions(request, "dashboard/stack.html", regions, {

@@ -1,0 +1,142 @@
+"""Live pages over real HTTP under uvicorn: the event stream, and webhooks that feed it."""
+
+from __future__ import annotations
+
+import json
+import socket
+from contextlib import closing
+
+import pytest
+import requests
+from django.test import Client
+
+from dashboard.live import ahead
+from dashboard.live import views as live_views
+from dashboard.live.broker import broker
+from dashboard.webhooks import hints
+from dashboard.webhooks.signature import sign
+from tests.asgi_server import asgi_server
+
+SECRET = "whsec-live-5678"
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(scope="module")
+def server():
+    with asgi_server() as running:
+        yield running
+
+
+@pytest.fixture
+def live(connected, settings, server):
+    settings.PORTAL_WEBHOOK_SECRET = SECRET
+    settings.PORTAL_EVENT_STREAMS_PER_PERSON = 2
+    yield server
+    hints.rereader.wait_idle(10)
+    ahead.watcher.stop()
+    broker.reset()
+
+
+@pytest.fixture
+def session_cookie(django_user_model):
+    user = django_user_model.objects.create_user("streamer", password="pw-streamer-1")
+    client = Client()
+    client.force_login(user)
+    return {"sessionid": client.cookies["sessionid"].value}
+
+
+class Stream:
+    """An open GET /events/ read line by line, on a plain socket with a read timeout."""
+
+    def __init__(self, url: str, cookies: dict[str, str]) -> None:
+        self.response = requests.get(url + "/events/", cookies=cookies, stream=True, timeout=10)
+        self.lines = self.response.iter_lines(decode_unicode=True)
+
+    def next_event(self) -> str:
+        """The name of the next event (comments and retry lines skipped)."""
+        for line in self.lines:
+            if line.startswith("event: "):
+                return line.removeprefix("event: ")
+        raise AssertionError("the stream ended")
+
+    def close(self) -> None:
+        self.response.close()
+
+
+def deliver(url: str, body: dict, signature: str | None = None) -> requests.Response:
+    raw = json.dumps(body).encode()
+    headers = {"Content-Type": "application/json"}
+    headers["X-Signature-256"] = signature if signature is not None else sign(SECRET, raw)
+    return requests.post(url + "/webhooks/spacelift/", data=raw, headers=headers, timeout=10)
+
+
+def test_the_stream_needs_a_session(live):
+    response = requests.get(live.url + "/events/", timeout=10)
+    assert response.status_code == 403
+
+
+def test_a_signed_delivery_tells_open_pages_which_regions_changed(live, session_cookie):
+    stream = Stream(live.url, session_cookie)
+    try:
+        assert stream.response.status_code == 200
+        assert stream.response.headers["Content-Type"] == "text/event-stream"
+        assert stream.response.headers["X-Accel-Buffering"] == "no"
+        body = {"account": "simulated", "stateVersion": 2, "run": {"id": "01RUNLIVE"},
+                "stack": {"id": "payments-api"}}  # fmt: skip
+        assert deliver(live.url, body).status_code == 202
+        seen = {stream.next_event(), stream.next_event()}
+        assert seen == {"stacks", "stack-payments-api"}
+    finally:
+        stream.close()
+
+
+def test_forged_deliveries_over_http_are_refused_and_send_no_event(live, session_cookie, connected):
+    before = connected.stats()["requests"]
+    for signature in ("", "sha256=" + "0" * 64, "sha1=abc"):
+        assert deliver(live.url, {"stack": {"id": "x"}}, signature).status_code == 401
+    assert hints.rereader.wait_idle(5)
+    assert connected.stats()["requests"] == before
+    assert broker.published == 0
+
+
+def test_a_person_holds_a_bounded_number_of_streams(live, session_cookie):
+    streams = [Stream(live.url, session_cookie) for _ in range(2)]
+    try:
+        assert [s.response.status_code for s in streams] == [200, 200]
+        third = requests.get(live.url + "/events/", cookies=session_cookie, timeout=10)
+        assert third.status_code == 429
+    finally:
+        for stream in streams:
+            stream.close()
+
+
+def test_the_stream_sends_heartbeats_and_a_reconnect_delay(live, session_cookie, monkeypatch):
+    monkeypatch.setattr(live_views, "HEARTBEAT_SECONDS", 0.2)
+    stream = Stream(live.url, session_cookie)
+    try:
+        first = [next(stream.lines) for _ in range(2)]
+        assert first[0].startswith("retry: ")
+        assert 1000 <= int(first[0].removeprefix("retry: ")) <= 4000
+        heartbeats = [line for line in (next(stream.lines) for _ in range(6)) if line]
+        assert ": heartbeat" in heartbeats
+    finally:
+        stream.close()
+
+
+def test_closing_the_broker_ends_every_stream(live, session_cookie):
+    stream = Stream(live.url, session_cookie)
+    assert stream.response.status_code == 200
+    broker.close()
+    assert list(stream.lines)[-1:] in ([], [""], [": connected"])  # the stream ended
+    stream.close()
+
+
+def test_healthz_answers_while_streams_are_open(live, session_cookie):
+    streams = [Stream(live.url, session_cookie) for _ in range(2)]
+    try:
+        with closing(socket.create_connection(("127.0.0.1", live.port), timeout=5)):
+            pass
+        assert requests.get(live.url + "/healthz", timeout=5).status_code == 200
+    finally:
+        for stream in streams:
+            stream.close()
