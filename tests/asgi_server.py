@@ -5,13 +5,30 @@ In this process, so it shares the test's settings and database; on a free loopba
 
 from __future__ import annotations
 
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import uvicorn
 
 from tests.servers import free_port, wait_for_port
+
+
+def share_the_test_database_with_server_threads() -> None:
+    """A file for SQLite's test database, instead of its shared-cache memory.
+
+    uvicorn runs views in threads of their own, each with its own connection; in shared-cache
+    memory SQLite locks whole tables and fails at once ("database table is locked") where a file
+    waits its turn. Called before the test database is created (at collection).
+    """
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"].endswith("sqlite3") and not database.get("TEST", {}).get("NAME"):
+        folder = Path(tempfile.mkdtemp(prefix="portal-test-db-"))
+        database.setdefault("TEST", {})["NAME"] = str(folder / "test.sqlite3")
 
 
 class AsgiServer:

@@ -15,7 +15,9 @@ from dashboard.live import views as live_views
 from dashboard.live.broker import broker
 from dashboard.webhooks import hints
 from dashboard.webhooks.signature import sign
-from tests.asgi_server import asgi_server
+from tests.asgi_server import asgi_server, share_the_test_database_with_server_threads
+
+share_the_test_database_with_server_threads()
 
 SECRET = "whsec-live-5678"
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -11,6 +11,9 @@ from dashboard.webhooks import hints, stats
 from dashboard.webhooks.signature import sign
 from tests.conftest import HTMX, parse
 
+# The re-reads run in a thread of their own, which writes history: committed transactions.
+pytestmark = pytest.mark.django_db(transaction=True)
+
 URL = "/webhooks/spacelift/"
 SECRET = "whsec-test-1234"
 
@@ -37,7 +40,7 @@ def post(client, body: bytes | dict, signature: str | None = "sign", secret: str
 
 
 @pytest.fixture
-def webhooks(connected, settings, db):
+def webhooks(connected, settings):
     settings.PORTAL_WEBHOOK_SECRET = SECRET
     stats.reset()
     yield connected
@@ -51,7 +54,7 @@ def stack_state_on_overview(client, stack_id: str) -> str:
     return row.select_one(".chip").get_text(" ", strip=True)
 
 
-def test_it_answers_404_without_a_secret(client, connected, settings, db):
+def test_it_answers_404_without_a_secret(client, connected, settings):
     settings.PORTAL_WEBHOOK_SECRET = ""
     assert post(client, delivery("x")).status_code == 404
 

@@ -3,7 +3,7 @@
 Without webhooks, a change waited for the cached list to expire and then for the page's next
 poll: up to two intervals. Here one thread per process, running while this process has open
 event streams, reads the list as soon as it expires (still once per interval for everyone: the
-cache's lock lets one process read) and announces each new version once (a shared-cache guard),
+cache's lock lets one process read) and announces each new version (see `announce`),
 so open pages fetch it at once: a change is on screen within one interval plus one read.
 """
 
@@ -24,17 +24,24 @@ logger = logging.getLogger(__name__)
 
 # How often the thread looks at the list's expiry (wall time; the expiry itself is `clock`).
 STEP_SECONDS = 0.2
-# A version is announced once across processes; the guard outlives any interval.
+# The version last announced is remembered across processes this long.
 ANNOUNCED_SECONDS = 3600
 
 
 def announce(fingerprint: str, snapshot: Snapshot) -> bool:
-    """Tell open pages the list has a new version, once per version whoever saw it first."""
+    """Tell open pages the list has a new version: once per change, whoever saw it first.
+
+    "New" is "not the version last announced" (not "never announced"): a stack that goes
+    FAILED, FINISHED, FAILED again brings back an earlier version, and that is a change too.
+    Two processes seeing one change at the same moment may both announce it; a page then
+    fetches twice, the second answered 204.
+    """
     if not snapshot.version or snapshot.data is None or snapshot.problem is not None:
         return False
-    guard = f"live:announced:{fingerprint}:{snapshot.version}"
-    if not shared_cache.add(guard, 1, timeout=ANNOUNCED_SECONDS):
+    key = f"live:announced:{fingerprint}"
+    if shared_cache.get(key) == snapshot.version:
         return False
+    shared_cache.set(key, snapshot.version, timeout=ANNOUNCED_SECONDS)
     from dashboard.stacks import history  # late: the app's models
 
     history.record_changes(fingerprint, snapshot)

@@ -14,6 +14,7 @@ reads, and a lone delivery is on screen in about GATHER_SECONDS plus one read.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -38,6 +39,8 @@ ROUND_SECONDS = 1.0
 STACK_READS_PER_ROUND = 2
 # Stacks waiting at most; past it the next round reads the list (and nothing is held longer).
 MAX_WAITING = 5000
+# Rounds a hint waits for another read of the list to end before it is left to the poll.
+MAX_ATTEMPTS = 5
 # How long a (run, stateVersion) is remembered, to drop replays and older deliveries.
 SEEN_SECONDS = 24 * 3600
 
@@ -50,6 +53,7 @@ class Hint:
     run_id: str = ""
     state_version: int | None = None
     account: str = ""
+    attempts: int = 0
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> Hint | None:
@@ -163,7 +167,9 @@ class Rereader:
                 close_old_connections()
                 with self._cond:
                     for hint in retry:
-                        self._waiting.setdefault((hint.account, hint.stack_id), hint)
+                        if hint.attempts + 1 < MAX_ATTEMPTS:
+                            again = dataclasses.replace(hint, attempts=hint.attempts + 1)
+                            self._waiting.setdefault((hint.account, hint.stack_id), again)
                     self._busy = False
                     self.rounds += 1
                     self._cond.notify_all()
@@ -184,7 +190,11 @@ class Rereader:
             return []
         if overflow or len(mine) > STACK_READS_PER_ROUND:
             return [] if reread_list(service, [h.stack_id for h in mine]) else mine
-        return [hint for hint in mine if not reread_stack(service, hint.stack_id)]
+        for hint in mine:
+            reread_stack(service, hint.stack_id)
+        # One announcement for the round: pages fetch the list once, with every merge in it.
+        _changed(service, service.held("stacks"), [hint.stack_id for hint in mine])
+        return []
 
 
 def reread_list(service: SpaceliftService, stack_ids: list[str]) -> bool:
@@ -198,19 +208,21 @@ def reread_list(service: SpaceliftService, stack_ids: list[str]) -> bool:
     return True
 
 
-def reread_stack(service: SpaceliftService, stack_id: str) -> bool:
-    """Read one stack, store it, merge it into the cached list; True when done (or hopeless)."""
+def reread_stack(service: SpaceliftService, stack_id: str) -> None:
+    """Read one stack, store it, and merge it into the cached list (if one is cached).
+
+    A failed read is left to the list's own refresh: retrying would hammer a failing API.
+    """
     try:
         stack = service.client.get_stack(stack_id)
     except errors.SpaceliftError as exc:
         logger.warning("A webhook named stack %s; reading it failed (%s)", stack_id, exc.message)
-        return True  # the list's own refresh catches up; retrying would hammer a failing API
+        return
     service.replace(f"stack:{stack_id}", stack)
     service.invalidate(f"runs:{stack_id}:")
     listed = service.held("stacks")
     if listed is None or listed.data is None:
-        _changed(service, None, [stack_id])
-        return True
+        return
     others = [s for s in listed.data if s.id != stack_id]
     if stack is None:
         merged = others
@@ -218,9 +230,8 @@ def reread_stack(service: SpaceliftService, stack_id: str) -> bool:
         merged = [stack if s.id == stack_id else s for s in listed.data]
         if len(merged) == len(others):  # a stack the list did not have yet
             merged.append(stack)
-    snapshot = service.replace("stacks", merged) if merged != listed.data else listed
-    _changed(service, snapshot, [stack_id])
-    return True
+    if merged != listed.data:
+        service.replace("stacks", merged)
 
 
 def _changed(service: SpaceliftService, snapshot: Any, stack_ids: list[str]) -> None:
