@@ -166,6 +166,8 @@ class Rereader:
             finally:
                 close_old_connections()
                 with self._cond:
+                    if retry and len(retry) == len(batch):  # nothing read: no need to pace
+                        self._last_round = float("-inf")
                     for hint in retry:
                         if hint.attempts + 1 < MAX_ATTEMPTS:
                             again = dataclasses.replace(hint, attempts=hint.attempts + 1)
@@ -190,11 +192,10 @@ class Rereader:
             return []
         if overflow or len(mine) > STACK_READS_PER_ROUND:
             return [] if reread_list(service, [h.stack_id for h in mine]) else mine
-        for hint in mine:
-            reread_stack(service, hint.stack_id)
+        merged = [hint for hint in mine if reread_stack(service, hint.stack_id)]
         # One announcement for the round: pages fetch the list once, with every merge in it.
         _changed(service, service.held("stacks"), [hint.stack_id for hint in mine])
-        return []
+        return [hint for hint in mine if hint not in merged]
 
 
 def reread_list(service: SpaceliftService, stack_ids: list[str]) -> bool:
@@ -208,21 +209,26 @@ def reread_list(service: SpaceliftService, stack_ids: list[str]) -> bool:
     return True
 
 
-def reread_stack(service: SpaceliftService, stack_id: str) -> None:
+def reread_stack(service: SpaceliftService, stack_id: str) -> bool:
     """Read one stack, store it, and merge it into the cached list (if one is cached).
 
-    A failed read is left to the list's own refresh: retrying would hammer a failing API.
+    False when the list itself was being read meanwhile: that read may have begun before the
+    change and would overwrite the merge, so the stack is read again next round. A failed read
+    is left to the list's own refresh: retrying would hammer a failing API.
     """
+    list_lock = service.prefix + "stacks:lock"
+    if shared_cache.get(list_lock) is not None:
+        return False
     try:
         stack = service.client.get_stack(stack_id)
     except errors.SpaceliftError as exc:
         logger.warning("A webhook named stack %s; reading it failed (%s)", stack_id, exc.message)
-        return
+        return True
     service.replace(f"stack:{stack_id}", stack)
     service.invalidate(f"runs:{stack_id}:")
     listed = service.held("stacks")
     if listed is None or listed.data is None:
-        return
+        return True
     others = [s for s in listed.data if s.id != stack_id]
     if stack is None:
         merged = others
@@ -232,6 +238,7 @@ def reread_stack(service: SpaceliftService, stack_id: str) -> None:
             merged.append(stack)
     if merged != listed.data:
         service.replace("stacks", merged)
+    return shared_cache.get(list_lock) is None
 
 
 def _changed(service: SpaceliftService, snapshot: Any, stack_ids: list[str]) -> None:
