@@ -11,6 +11,7 @@ from dashboard.runs import actions, log_views
 from dashboard.runs import views as runs
 from dashboard.stacks import exports, modules
 from dashboard.stacks import views as stacks
+from dashboard.webhooks import panel as webhook_panel
 from dashboard.webhooks import receiver as webhooks
 
 # A malformed stack or run ID is a 404 here, before any view runs.
@@ -54,5 +55,10 @@ urlpatterns = [
     path("metrics", exports.metrics, name="metrics"),
     path("healthz", stacks.healthz, name="healthz"),
     path("webhooks/spacelift/", webhooks.receive, name="webhook"),
+    path(
+        "administration/spacelift/webhook-secret/",
+        webhook_panel.save_secret,
+        name="webhook_secret",
+    ),
     path("events/", live.events, name="events"),
 ]

@@ -28,6 +28,7 @@ from dashboard.decorators import staff_required
 from dashboard.models import SpaceliftConnection
 from dashboard.spacelift.account import Connection
 from dashboard.spacelift.service import SpaceliftService
+from dashboard.webhooks import panel as webhook_panel
 
 logger = logging.getLogger(__name__)
 
@@ -115,8 +116,9 @@ def spacelift_connection(request: HttpRequest) -> HttpResponse:
         "secret_undecryptable": row is not None and row.has_secret and saved_secret is None,
         "env_managed": env_managed,
         "env_connection": _env_summary() if env_managed else None,
-        "checks": checks,
+        "checks": webhook_panel.with_check(checks),
         "checked": checked,
+        "webhooks": webhook_panel.panel(request),
         "refused": refused,
     }
     # Test and Save from the form swap in only the results: what was typed stays typed, and
