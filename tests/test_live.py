@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from contextlib import closing
 
 import pytest
@@ -11,6 +12,7 @@ import requests
 from django.test import Client
 
 from dashboard.live import ahead
+from dashboard.live import broker as broker_module
 from dashboard.live import views as live_views
 from dashboard.live.broker import broker
 from dashboard.webhooks import hints
@@ -142,3 +144,30 @@ def test_healthz_answers_while_streams_are_open(live, session_cookie):
     finally:
         for stream in streams:
             stream.close()
+
+
+@pytest.mark.redis
+def test_with_redis_events_from_another_process_reach_this_ones_streams(
+    live, session_cookie, settings
+):
+    import redis
+
+    from tests.servers import redis_server
+
+    with redis_server() as url:
+        settings.CACHES = {
+            "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}
+        }
+        stream = Stream(live.url, session_cookie)
+        try:
+            assert stream.response.status_code == 200
+            other_process = redis.Redis.from_url(url)
+            deadline = time.monotonic() + 10
+            while other_process.pubsub_numsub(broker_module.CHANNEL)[0][1] < 1:
+                assert time.monotonic() < deadline, "no process listens"
+                time.sleep(0.05)
+            other_process.publish(broker_module.CHANNEL, json.dumps(["stacks", None]))
+            assert stream.next_event() == "stacks"
+        finally:
+            stream.close()
+            broker.reset()
