@@ -28,7 +28,7 @@ STEP_SECONDS = 0.2
 ANNOUNCED_SECONDS = 3600
 
 
-def announce(fingerprint: str, snapshot: Snapshot) -> bool:
+def announce(fingerprint: str, snapshot: Snapshot, *, first_is_news: bool = True) -> bool:
     """Tell open pages the list has a new version: once per change, whoever saw it first.
 
     "New" is "not the version last announced" (not "never announced"): a stack that goes
@@ -39,9 +39,12 @@ def announce(fingerprint: str, snapshot: Snapshot) -> bool:
     if not snapshot.version or snapshot.data is None or snapshot.problem is not None:
         return False
     key = f"live:announced:{fingerprint}"
-    if shared_cache.get(key) == snapshot.version:
+    last = shared_cache.get(key)
+    if last == snapshot.version:
         return False
     shared_cache.set(key, snapshot.version, timeout=ANNOUNCED_SECONDS)
+    if last is None and not first_is_news:
+        return False  # the watcher's first look: what open pages already show
     from dashboard.stacks import history  # late: the app's models
 
     history.record_changes(fingerprint, snapshot)
@@ -102,7 +105,7 @@ class ListWatcher:
             service.stacks()
         snapshot = service.held("stacks")
         if snapshot is not None:
-            announce(service.connection.fingerprint, snapshot)
+            announce(service.connection.fingerprint, snapshot, first_is_news=False)
 
 
 watcher = ListWatcher()
