@@ -79,17 +79,22 @@ def test_the_stream_needs_a_session(live):
     assert response.status_code == 403
 
 
-def test_a_signed_delivery_tells_open_pages_which_regions_changed(live, session_cookie):
+def test_a_signed_delivery_tells_open_pages_which_regions_changed(live, session_cookie, connected):
+    stack = connected.world.stacks[5]
+    requests.get(live.url + "/", cookies=session_cookie, timeout=10).raise_for_status()
     stream = Stream(live.url, session_cookie)
     try:
         assert stream.response.status_code == 200
         assert stream.response.headers["Content-Type"] == "text/event-stream"
         assert stream.response.headers["X-Accel-Buffering"] == "no"
-        body = {"account": "simulated", "stateVersion": 2, "run": {"id": "01RUNLIVE"},
-                "stack": {"id": "payments-api"}}  # fmt: skip
+        with connected.world.lock:
+            stack.tracked[0].transition("FAILED", int(time.time()))
+            stack.refresh_state()
+        body = {"account": "simulated", "stateVersion": 99, "run": {"id": "01RUNLIVE"},
+                "stack": {"id": stack.id}}  # fmt: skip
         assert deliver(live.url, body).status_code == 202
         seen = {stream.next_event(), stream.next_event()}
-        assert seen == {"stacks", "stack-payments-api"}
+        assert seen == {"stacks", f"stack-{stack.id}"}
     finally:
         stream.close()
 
