@@ -176,3 +176,31 @@ def test_with_redis_events_from_another_process_reach_this_ones_streams(
         finally:
             stream.close()
             broker.reset()
+
+
+def wait_until(condition, what: str, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.02)
+
+
+def test_open_pages_cost_one_list_read_per_interval(
+    live, session_cookie, connected, clock, settings
+):
+    requests.get(live.url + "/", cookies=session_cookie, timeout=10).raise_for_status()
+    streams = [Stream(live.url, session_cookie) for _ in range(2)]
+    try:
+        connected.reset_stats()
+        for interval in range(1, 4):
+            clock.advance(settings.PORTAL_POLL_SECONDS)
+            wait_until(
+                lambda n=interval: connected.stats()["by_field"].get("stacks", 0) >= n,
+                "the list was not read ahead",
+            )
+            looks = ahead.watcher.looks
+            wait_until(lambda n=looks: ahead.watcher.looks >= n + 5, "the watcher stopped")
+        assert connected.stats()["by_field"].get("stacks", 0) == 3
+    finally:
+        for stream in streams:
+            stream.close()

@@ -58,6 +58,7 @@ class ListWatcher:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self.reads = 0
+        self.looks = 0
 
     def watch(self) -> None:
         """Run while this process has open streams (started by each new stream)."""
@@ -97,6 +98,7 @@ class ListWatcher:
     def _look(self) -> None:
         from dashboard.connection.source import current_service  # late: the app's models
 
+        self.looks += 1
         service = current_service()
         if service is None:
             return
