@@ -1,4 +1,5 @@
-# Spacelift Portal: gunicorn + whitenoise, non-root, static files collected at build time.
+# Spacelift Portal: gunicorn with uvicorn workers (ASGI) + whitenoise, non-root, static files
+# collected at build time.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1

@@ -50,10 +50,12 @@ bench: $(STAMP)
 	$(PY) -m bench
 	$(PY) -m bench.deploy
 	$(PY) -m bench.access_sets
+	$(PY) -m bench.live
 
 # Only the deployment scenarios: burst, hung Spacelift, Redis stopped (SQLite, PostgreSQL+Redis).
 bench-deploy: $(STAMP)
 	$(PY) -m bench.deploy
+	$(PY) -m bench.live
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache tests/js/node_modules

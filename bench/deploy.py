@@ -1,6 +1,6 @@
 """`make bench-deploy`: the portal as deployed, under a burst, a hung Spacelift, Redis gone.
 
-gunicorn (gthread, 8 threads) against the simulator, DEBUG off, as real processes on loopback:
+gunicorn (uvicorn workers, ASGI) against the simulator, DEBUG off, as real processes on loopback:
 - burst: 30 viewers open the overview at once, three times (the data moves in between, so
   each burst meets a new version to record); counts answers that are not 200;
 - hang: Spacelift hangs (3 s timeout) while 16 stack pages are asked for at once; how long
@@ -75,8 +75,8 @@ def portal(sim_url: str, workdir: Path, *, workers: int, database_url: str, cach
     subprocess.run([*manage, "shell", "-c", CREATE_BENCH_USER], cwd=ROOT, env=env, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     proc = subprocess.Popen(
-        [PY, "-m", "gunicorn", "spacelift_portal.wsgi", "-b", f"127.0.0.1:{port}",
-         "--workers", str(workers), "--threads", "8", "--worker-class", "gthread",
+        [PY, "-m", "gunicorn", "spacelift_portal.asgi:application", "-b", f"127.0.0.1:{port}",
+         "--workers", str(workers), "--worker-class", "uvicorn_worker.UvicornWorker",
          "--timeout", "30", "--log-level", "warning"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
@@ -175,7 +175,7 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="portal-deploy-"))
     print(
         f"Spacelift Portal as deployed, {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} "
-        "cores; gunicorn gthread, 8 threads, DEBUG off, 48 stacks"
+        "cores; gunicorn with uvicorn workers (ASGI), DEBUG off, 48 stacks"
     )
     try:
         with simulator(48, step_seconds=3600) as sim_url:

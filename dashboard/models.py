@@ -23,6 +23,9 @@ class SpaceliftConnection(models.Model):
     base_url = models.CharField(max_length=300)
     key_id = models.CharField(max_length=26)
     secret_encrypted = models.TextField()
+    # The secret Spacelift signs webhooks with, encrypted like the API key secret; PORTAL_WEBHOOK_
+    # SECRET wins over it (dashboard/webhooks/secret.py).
+    webhook_secret_encrypted = models.TextField(blank=True, default="")
     updated_at = models.DateTimeField(auto_now=True)
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -49,6 +52,19 @@ class SpaceliftConnection(models.Model):
     def secret(self) -> str:
         """The plaintext secret; raises crypto.UndecryptableSecret after a key change."""
         return crypto.decrypt(self.secret_encrypted)
+
+    @sensitive_variables()
+    def set_webhook_secret(self, secret: str) -> None:
+        self.webhook_secret_encrypted = crypto.encrypt(secret) if secret else ""
+
+    def webhook_secret(self) -> str:
+        """The plaintext webhook secret; empty when none is saved or it cannot be decrypted."""
+        if not self.webhook_secret_encrypted:
+            return ""
+        try:
+            return crypto.decrypt(self.webhook_secret_encrypted)
+        except crypto.UndecryptableSecret:
+            return ""
 
     @sensitive_variables()
     def as_connection(self) -> Connection:

@@ -105,6 +105,8 @@ class Region:
     polling: bool = True
     # Sent back with every poll beside the version (e.g. the page of runs shown).
     vals: tuple[tuple[str, str], ...] = ()
+    # The server-sent event that makes it fetch itself at once (dashboard/live/): "stacks".
+    live: str = ""
 
     @classmethod
     def of(
@@ -115,15 +117,22 @@ class Region:
         *parts: str,
         url: str | None = None,
         polling: bool = True,
+        live: str = "",
         **vals: str | None,
     ) -> Region:
         kept = tuple((key, value) for key, value in vals.items() if value)
         version = region_version(snapshot, name, *parts, *(f"{k}={v}" for k, v in kept))
-        return cls(name, url or request.path, snapshot, version, polling, kept)
+        return cls(name, url or request.path, snapshot, version, polling, kept, live)
 
     @property
     def poll_seconds(self) -> int:
         return poll_seconds(self.snapshot)
+
+    @property
+    def hx_trigger(self) -> str:
+        """Every poll interval, on coming back to the tab, and on its server-sent event."""
+        trigger = f"every {self.poll_seconds}s, portal:visible from:body"
+        return f"{trigger}, sse:{self.live}" if self.live else trigger
 
     @property
     def hx_vals(self) -> str:

@@ -6,10 +6,13 @@ from dashboard import converters
 from dashboard.accounts import access_views, people
 from dashboard.audit import views as audit
 from dashboard.connection import settings_page
+from dashboard.live import views as live
 from dashboard.runs import actions, log_views
 from dashboard.runs import views as runs
 from dashboard.stacks import exports, modules
 from dashboard.stacks import views as stacks
+from dashboard.webhooks import panel as webhook_panel
+from dashboard.webhooks import receiver as webhooks
 
 # A malformed stack or run ID is a 404 here, before any view runs.
 register_converter(converters.StackIdConverter, "stack_id")
@@ -33,13 +36,14 @@ stack_urls = [
     path("runs/<run_id:run_id>/", include(run_urls)),
 ]
 
-# The Spacelift connection: the page, and the four actions its forms post to.
+# The Spacelift connection: the page, and the actions its forms post to.
 connection_urls = [
     path("", settings_page.connection_settings, name="admin_connection"),
     path("save/", settings_page.save_connection, name="admin_connection_save"),
     path("test/", settings_page.test_typed_connection, name="admin_connection_test"),
     path("test-in-use/", settings_page.test_connection_in_use, name="admin_connection_test_in_use"),
     path("remove/", settings_page.remove_connection, name="admin_connection_remove"),
+    path("webhook-secret/", webhook_panel.save_secret, name="webhook_secret"),
 ]
 
 # Below administration/: staff pages.
@@ -61,4 +65,6 @@ urlpatterns = [
     path("status.json", exports.status_json, name="status_json"),
     path("metrics", exports.metrics, name="metrics"),
     path("healthz", stacks.healthz, name="healthz"),
+    path("webhooks/spacelift/", webhooks.receive, name="webhook"),
+    path("events/", live.events, name="events"),
 ]

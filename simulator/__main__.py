@@ -24,6 +24,7 @@ from simulator.api import (
     Shortcut,
 )
 from simulator.server import start_simulator
+from simulator.webhooks import WebhookSender
 from simulator.world import DEFAULT_SEED, DEFAULT_STACK_COUNT, DEFAULT_STEP_SECONDS
 
 DEFAULT_PORT = 8765
@@ -63,6 +64,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--key-secret", default=None, help="default: $SIMULATOR_KEY_SECRET or fixed"
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no line per request")
+    parser.add_argument("--webhook-url", default=os.environ.get("SIMULATOR_WEBHOOK_URL", ""))
+    parser.add_argument("--webhook-secret", default=os.environ.get("SIMULATOR_WEBHOOK_SECRET", ""))
     args = parser.parse_args(argv)
     if args.stacks < 0:
         parser.error("--stacks must be 0 or more")
@@ -94,6 +97,8 @@ def main(argv: list[str] | None = None, *, shortcut: Shortcut | None = None) -> 
         return 1
     if args.way:
         handle.set_faults(**dict.fromkeys(args.way, True))
+    if args.webhook_url and args.webhook_secret:  # signed run deliveries: simulator/webhooks.py
+        WebhookSender(handle.world, args.webhook_url, args.webhook_secret).start()
 
     lines = [
         f"Spacelift simulator serving {handle.graphql_url}",

@@ -207,6 +207,11 @@ PORTAL_STUCK_MINUTES = env.int("PORTAL_STUCK_MINUTES", default=15)
 PORTAL_HISTORY_DAYS = env.int("PORTAL_HISTORY_DAYS", default=30)
 # Lets Prometheus scrape /metrics with "Authorization: Bearer <token>"; empty: login only.
 PORTAL_METRICS_TOKEN = env("PORTAL_METRICS_TOKEN", default="")
+# The secret Spacelift signs its webhooks with (POST /webhooks/spacelift/); empty: the one
+# saved on the settings page, if any. With neither, the endpoint answers 404.
+PORTAL_WEBHOOK_SECRET = env("PORTAL_WEBHOOK_SECRET", default="")
+# Open event streams (live updates) one person may hold per process; more get 429 and poll.
+PORTAL_EVENT_STREAMS_PER_PERSON = max(1, env.int("PORTAL_EVENT_STREAMS_PER_PERSON", default=8))
 # A Spacelift simulator on this machine (http://127.0.0.1:8765): "Test connection" explains
 # its failures. Other local addresses only get "nothing answered", so the settings page cannot
 # be used to map which ports answer on the portal's own machine.

@@ -35,6 +35,7 @@ from dashboard.decorators import staff_required
 from dashboard.models import SpaceliftConnection
 from dashboard.spacelift.account import Connection
 from dashboard.spacelift.service import SpaceliftService
+from dashboard.webhooks import panel as webhook_panel
 
 logger = logging.getLogger(__name__)
 
@@ -121,8 +122,9 @@ def _page(
         "secret_undecryptable": row is not None and row.has_secret and _saved_secret(row) is None,
         "env_managed": env_managed,
         "env_connection": _env_summary() if env_managed else None,
-        "checks": checks,
+        "checks": webhook_panel.with_check(checks),
         "checked": checked,
+        "webhooks": webhook_panel.panel(request),
         "refused": refused,
     }
     return render(request, f"{TEMPLATE}#results" if results_only else TEMPLATE, context)

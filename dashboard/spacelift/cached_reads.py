@@ -165,6 +165,47 @@ class CachedReads:
         payload = pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
         return Snapshot(data, _version_of(payload), datetime.now(tz=UTC))
 
+    def held(self, name: str) -> Snapshot[Any] | None:
+        """What the cache holds for `name`, fresh or not, without asking Spacelift."""
+        key = self.prefix + name
+        head = self._head(key)
+        if head is None:
+            return None
+        snapshot = self._snapshot(key, head)
+        return snapshot if snapshot.fetched_at is not None else None
+
+    def refetch(self, name: str, fetch: Callable[[], T]) -> Snapshot[T] | None:
+        """Read `name` from Spacelift now, fresh or not (a webhook said it changed).
+
+        None when another request is reading it right now: the caller tries again later, so
+        two reads of one thing never run at once.
+        """
+        key = self.prefix + name
+        lock = key + ":lock"
+        if not shared_cache.add(lock, 1, timeout=int(self.wait_seconds) + 1):
+            return None
+        try:
+            with budget.permit() as permitted:
+                if not permitted:
+                    return None
+                return self._fetch(key, fetch)
+        finally:
+            shared_cache.delete(lock)
+
+    def replace(self, name: str, data: Any) -> Snapshot[Any]:
+        """Store `data` as the new version of `name`, fresh as long as what it replaces."""
+        key = self.prefix + name
+        payload = pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
+        now = clock()
+        previous = self._head(key)
+        fresh_until = previous["fresh_until"] if previous else now + self.ttl
+        head = {"version": _version_of(payload), "fetched_at": now, "fresh_until": fresh_until}
+        shared_cache.set(key + ":good", {**head, "payload": payload}, timeout=LAST_GOOD_SECONDS)
+        self._remember(key)
+        shared_cache.set(key, head, timeout=LAST_GOOD_SECONDS)
+        _remember_decoded(key, head, data)
+        return self._snapshot(key, head, data)
+
     def _remember(self, key: str) -> None:
         """Note a key this connection wrote, so `forget` can drop it when the connection goes."""
         index_key = self.prefix + "index"

@@ -104,6 +104,11 @@ class FallbackCache:
     def add(self, key: str, value: Any, timeout: float | None = None) -> bool:
         return self._call("add", key_prefix() + key, value, timeout=timeout)
 
+    def incr(self, key: str, delta: int = 1) -> int:
+        """Add `delta` to a counter kept without expiry (created at 0), atomically in Redis."""
+        self._call("add", key, 0, timeout=None)
+        return self._call("incr", key, delta)
+
     def delete(self, key: str) -> None:
         self._call("delete", key_prefix() + key)
 

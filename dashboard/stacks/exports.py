@@ -19,6 +19,7 @@ from dashboard.spacelift.service import SpaceliftService
 from dashboard.spacelift.types import Health
 from dashboard.stacks import metrics as prometheus
 from dashboard.stacks.query import StackQuery, build_page
+from dashboard.webhooks.stats import WebhookCollector
 
 
 def _page_url(request: HttpRequest, stack_id: str) -> str | None:
@@ -139,5 +140,5 @@ def metrics(request: HttpRequest) -> HttpResponse:
     if snapshot is not None and not _metrics_token_ok(request):
         # A signed-in person's scrape shows their spaces; the token (a machine) sees all.
         snapshot = space_access.visible_stacks(snapshot, space_access.access_of(request, service))
-    body = prometheus.render(snapshot)
+    body = prometheus.render(snapshot, WebhookCollector())
     return HttpResponse(body, content_type=prometheus.CONTENT_TYPE)

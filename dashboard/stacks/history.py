@@ -39,7 +39,11 @@ def record_changes(fingerprint: str, snapshot: Snapshot[list[Stack]]) -> int:
     """
     if not snapshot.ok or snapshot.data is None:
         return 0
-    if not shared_cache.add(f"history:{fingerprint}:{snapshot.version}", 1, timeout=24 * 3600):
+    # Per version and read: a list that returns to an earlier version (FAILED, FINISHED, FAILED)
+    # is a change too.
+    read_at = snapshot.fetched_at.timestamp() if snapshot.fetched_at else 0
+    guard = f"history:{fingerprint}:{snapshot.version}:{read_at}"
+    if not shared_cache.add(guard, 1, timeout=24 * 3600):
         return 0
     try:
         return _record(fingerprint, snapshot.data)

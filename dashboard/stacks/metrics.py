@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 from prometheus_client.core import CollectorRegistry, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
@@ -62,8 +63,10 @@ class SnapshotCollector:
         yield states
 
 
-def render(snapshot: Snapshot[list[Stack]] | None) -> bytes:
-    """The Prometheus text exposition of `snapshot`."""
+def render(snapshot: Snapshot[list[Stack]] | None, *others: Any) -> bytes:
+    """The Prometheus text exposition of `snapshot`, and of any other collectors given."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SnapshotCollector(snapshot))
+    for collector in others:
+        registry.register(collector)
     return generate_latest(registry)

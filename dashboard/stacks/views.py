@@ -50,7 +50,9 @@ def overview(request: HttpRequest, service: SpaceliftService) -> HttpResponse:
     listed = service.stacks()
     snapshot = space_access.visible_stacks(listed, access)
     query = StackQueryForm.query_from(request.GET)
-    stacks = Region.of(request, "stacks", snapshot, query.url(), url=request.path + query.url())
+    stacks = Region.of(
+        request, "stacks", snapshot, query.url(), url=request.path + query.url(), live="stacks"
+    )
 
     def context() -> dict:
         page = attention = strips = since = None
@@ -109,8 +111,8 @@ def stack_detail(request: HttpRequest, service: SpaceliftService, stack_id: str)
     stack = or_404(reads["stack"], "No such stack")
     runs, environment = reads["runs"], reads["environment"]
     regions = [
-        Region.of(request, "stack", stack, stack_id),
-        Region.of(request, "runs", runs, stack_id, before=before),
+        Region.of(request, "stack", stack, stack_id, live=f"stack-{stack_id}"),
+        Region.of(request, "runs", runs, stack_id, before=before, live=f"stack-{stack_id}"),
         Region.of(request, "environment", environment, stack_id),
     ]
     return render_regions(request, "dashboard/stack.html", regions, {

@@ -153,3 +153,11 @@ document.addEventListener("submit", (event) => {
 window.addEventListener("pageshow", () => {
   document.querySelectorAll("form.filters [disabled]").forEach((f) => { f.disabled = false; });
 });
+
+// Live regions (an event stream on <main data-live>): after the stream reconnects, events may
+// have been missed, so the regions refresh as on coming back to the tab.
+let liveStreamOpened = false;
+document.addEventListener("htmx:sseOpen", () => {
+  if (liveStreamOpened) document.body.dispatchEvent(new CustomEvent("portal:visible"));
+  liveStreamOpened = true;
+});

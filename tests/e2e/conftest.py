@@ -7,11 +7,14 @@ import shutil
 
 import pytest
 
+from tests.asgi_server import asgi_server, share_the_test_database_with_server_threads
 from tests.servers import missing
 
 # Playwright's sync API runs an event loop in this thread; the live server's database access
 # happens in its own thread, but Django's guard cannot tell, so it is told.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+share_the_test_database_with_server_threads()
 
 CHROMIUM_FLAGS = [
     "--no-sandbox",
@@ -48,7 +51,15 @@ def _static_from_whitenoise():
 
 @pytest.fixture(scope="session")
 def live_server(_static_from_whitenoise, live_server):
-    return live_server
+    """The pages served by the ASGI app under uvicorn, as the image serves them.
+
+    pytest-django's own live server still runs: requesting it gives each test a database the
+    server's threads share (and flushes it after), which uvicorn's threads then use too.
+    """
+    with asgi_server() as server:
+        # pytest-django turns the live server's settings (ALLOWED_HOSTS) on for each test.
+        server._live_server_modified_settings = live_server._live_server_modified_settings
+        yield server
 
 
 @pytest.fixture(scope="session")
