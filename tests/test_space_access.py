@@ -436,3 +436,28 @@ def test_a_rules_file_that_cannot_be_read_stops_the_start(tmp_path):
     )  # fmt: skip
     assert started.returncode != 0
     assert "portal.E002" in started.stderr and 'group "sre" is not a list' in started.stderr
+
+
+def test_live_events_about_a_stack_reach_only_people_who_may_see_it(account):
+    from dashboard.connection.source import current_service
+    from dashboard.live.broker import Event
+    from dashboard.live.views import may_see
+
+    payments = account.stacks_in("payments")[0]
+    service = current_service()
+    service.stacks()  # the cached list the decision is made on, as a page would have read it
+    team_a = access.access_for(signed_in_user("paula"), service)
+    team_b = access.access_for(signed_in_user("ben"), service)
+    about_payments = Event(f"stack-{payments.id}", stack_id=payments.id)
+    assert may_see(team_a, about_payments)
+    assert not may_see(team_b, about_payments)
+    assert not may_see(frozenset(), about_payments), "someone in no group hears of no stack"
+    assert may_see(None, about_payments), "staff hear of every stack"
+    assert may_see(team_b, Event("stacks")), "the list's own event carries no stack"
+
+
+def signed_in_user(login: str):
+    from django.contrib.auth import get_user_model
+
+    signed_in(login)
+    return get_user_model().objects.get(username=login)

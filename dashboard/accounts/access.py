@@ -212,17 +212,22 @@ def require_stack(
     would not cost: without a list (Spacelift failing from the start) the stack itself is
     read, as `may_exist` would have it read for any ID.
     """
-    access = access_of(request, service)
+    if not stack_within(service, stack_id, access_of(request, service)):
+        raise Http404(message)
+
+
+def stack_within(service: SpaceliftService, stack_id: str, access: AccessSet) -> bool:
+    """Whether the stack lies inside `access` (None: everything), decided as `require_stack`
+    says: on the cached list, or on the stack itself when there is no list."""
     if access is None:
-        return
+        return True
     listed = service.stacks()
     if listed.data is not None:
         space = _spaces_by_stack(listed).get(stack_id)
     else:
         stack = service.stack(stack_id).data
         space = stack.space_id if stack else None
-    if space is None or space not in access:
-        raise Http404(message)
+    return space is not None and space in access
 
 
 def _spaces_by_stack(listed: Snapshot[list[Stack]]) -> dict[str, str]:
