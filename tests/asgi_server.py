@@ -1,19 +1,20 @@
 """The portal's ASGI application under uvicorn, as the image serves it, in a test's thread.
 
-In this process, so it shares the test's settings and database; on a free loopback port.
+In this process, so it shares the test's settings and database; on a loopback socket the OS
+numbered and this process holds from the start, so no other server can take its port.
 """
 
 from __future__ import annotations
 
+import socket
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import uvicorn
-
-from tests.servers import free_port, wait_for_port
 
 
 def share_the_test_database_with_server_threads() -> None:
@@ -46,21 +47,29 @@ class AsgiServer:
 def asgi_server() -> Iterator[AsgiServer]:
     from spacelift_portal.asgi import application
 
-    port = free_port()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
     config = uvicorn.Config(
         application,
-        host="127.0.0.1",
-        port=port,
         log_level="warning",
         lifespan="on",
         timeout_graceful_shutdown=2,
     )
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name=f"asgi-{port}", daemon=True)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name=f"asgi-{port}", daemon=True
+    )
     thread.start()
-    wait_for_port(port)
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the ASGI server did not start")
+        time.sleep(0.02)
     try:
         yield AsgiServer(port, server, thread)
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+        sock.close()

@@ -159,7 +159,8 @@ def test_with_redis_events_from_another_process_reach_this_ones_streams(
 
     from tests.servers import redis_server
 
-    with redis_server() as url:
+    with redis_server() as server:
+        url = server.location()
         settings.CACHES = {
             "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}
         }

@@ -15,6 +15,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 PAGE = "/administration/spacelift/"
 SAVE = "/administration/spacelift/webhook-secret/"
+TEST_IN_USE = "/administration/spacelift/test-in-use/"
 SECRET = "saved-webhook-secret-42"
 
 
@@ -69,8 +70,8 @@ def test_only_staff_may_save_the_secret(viewer_client, saved):
 
 def test_test_connection_says_whether_webhooks_arrived(client, staff_client, saved):
     staff_client.post(SAVE, {"webhook_secret": SECRET})
-    page = parse(staff_client.post(PAGE, {"action": "test_saved"})).get_text(" ", strip=True)
+    page = parse(staff_client.post(TEST_IN_USE)).get_text(" ", strip=True)
     assert "Webhooks: No signed delivery from Spacelift has arrived yet." in page
     deliver(client, SECRET)
-    page = parse(staff_client.post(PAGE, {"action": "test_saved"})).get_text(" ", strip=True)
+    page = parse(staff_client.post(TEST_IN_USE)).get_text(" ", strip=True)
     assert "Webhooks: The last signed delivery arrived at" in page

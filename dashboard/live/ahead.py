@@ -80,6 +80,7 @@ class ListWatcher:
 
     def _loop(self, stop: threading.Event) -> None:
         idle_steps = 0
+        failing = False  # one log line a streak of failures, not one a step
         while not stop.wait(STEP_SECONDS):
             if broker.open_streams == 0:
                 idle_steps += 1
@@ -90,8 +91,11 @@ class ListWatcher:
             idle_steps = 0
             try:
                 self._look()
+                failing = False
             except Exception:  # the watcher must outlive any one failure
-                logger.exception("Reading the stack list ahead of its expiry failed")
+                if not failing:
+                    logger.exception("Reading the stack list ahead of its expiry failed")
+                failing = True
             finally:
                 close_old_connections()
 

@@ -171,8 +171,7 @@ class CachedReads:
         head = self._head(key)
         if head is None:
             return None
-        snapshot = self._snapshot(key, head)
-        return snapshot if snapshot.fetched_at is not None else None
+        return self._held(key, head)
 
     def refetch(self, name: str, fetch: Callable[[], T]) -> Snapshot[T] | None:
         """Read `name` from Spacelift now, fresh or not (a webhook said it changed).
@@ -204,7 +203,7 @@ class CachedReads:
         self._remember(key)
         shared_cache.set(key, head, timeout=LAST_GOOD_SECONDS)
         _remember_decoded(key, head, data)
-        return self._snapshot(key, head, data)
+        return _snapshot(head, data)
 
     def _remember(self, key: str) -> None:
         """Note a key this connection wrote, so `forget` can drop it when the connection goes."""

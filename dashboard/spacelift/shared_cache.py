@@ -106,6 +106,7 @@ class FallbackCache:
 
     def incr(self, key: str, delta: int = 1) -> int:
         """Add `delta` to a counter kept without expiry (created at 0), atomically in Redis."""
+        key = key_prefix() + key
         self._call("add", key, 0, timeout=None)
         return self._call("incr", key, delta)
 
