@@ -52,6 +52,19 @@ def announce(fingerprint: str, snapshot: Snapshot, *, first_is_news: bool = True
     return True
 
 
+def note_shown_version() -> None:
+    """Record the list version open pages show, when nothing was announced yet: called as a
+    stream opens, so a change between the page's render and the watcher's first look is news,
+    not taken for what the page already shows."""
+    from dashboard.connection.source import current_service  # late: the app's models
+
+    service = current_service()
+    snapshot = service.held("stacks") if service is not None else None
+    if snapshot is not None and snapshot.version and snapshot.problem is None:
+        key = f"live:announced:{service.connection.fingerprint}"
+        shared_cache.add(key, snapshot.version, timeout=ANNOUNCED_SECONDS)
+
+
 class ListWatcher:
     def __init__(self) -> None:
         self._lock = threading.Lock()

@@ -74,6 +74,7 @@ async def _stream(user: Any, subscription: Subscription) -> AsyncIterator[bytes]
         retry = random.randint(*RECONNECT_MS)  # noqa: S311 - jitter, not a secret
         # Worked out once a stream: a change of groups counts from the next sign-in anyway.
         access = await sync_to_async(_access_of)(user)
+        await sync_to_async(ahead.note_shown_version)()
         yield f"retry: {retry}\n: connected\n\n".encode()
         ends_at = time.monotonic() + STREAM_SECONDS
         while (left := ends_at - time.monotonic()) > 0:
