@@ -75,3 +75,13 @@ def test_test_connection_says_whether_webhooks_arrived(client, staff_client, sav
     deliver(client, SECRET)
     page = parse(staff_client.post(TEST_IN_USE)).get_text(" ", strip=True)
     assert "Webhooks: The last signed delivery arrived at" in page
+
+
+def test_saving_the_secret_is_audited_by_name_never_by_value(staff_client, saved):
+    from dashboard.models import AuditEntry
+
+    staff_client.post(SAVE, {"webhook_secret": SECRET})
+    entry = AuditEntry.objects.latest("created_at")
+    assert entry.action == AuditEntry.Action.CONNECTION_SAVE
+    assert "webhook_secret" in str(entry.fields)
+    assert not any(SECRET in str(value) for value in vars(entry).values())

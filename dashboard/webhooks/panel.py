@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
 
+from dashboard import audit
 from dashboard.connection.diagnostics import Check
 from dashboard.decorators import staff_required
 from dashboard.models import SpaceliftConnection
@@ -107,5 +108,7 @@ def save_secret(request: HttpRequest) -> HttpResponse:
     else:
         row.set_webhook_secret(value)
         row.save(update_fields=["webhook_secret_encrypted", "updated_at"])
+        # A save of the connection that touched one field, named and never its value.
+        audit.record_connection(request.user, "save", fields=["webhook_secret"])
         messages.success(request, "Webhook secret saved." if value else "Webhook secret removed.")
     return redirect("dashboard:admin_connection")
