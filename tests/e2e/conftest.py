@@ -78,13 +78,36 @@ class PageWatch:
     """Console errors and CSP violations seen by a page; a test asserts there are none."""
 
     def __init__(self, page) -> None:
-        self.errors: list[str] = []
+        self._errors: list[str] = []
+        self._after_request: str | None = None  # held until we know whether an abort follows
         page.on("console", self._console)
-        page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
+        page.on("pageerror", lambda exc: self._errors.append(f"pageerror: {exc}"))
+
+    @property
+    def errors(self) -> list[str]:
+        held = [self._after_request] if self._after_request else []
+        return self._errors + held
+
+    def clear(self) -> None:
+        self._errors.clear()
+        self._after_request = None
 
     def _console(self, message) -> None:
-        if message.type == "error":
-            self.errors.append(message.text)
+        if message.type != "error":
+            return
+        # A region's fetch replaced by a newer one (hx-sync "replace": an event arrived while
+        # it polled) makes htmx log its failed afterRequest, then sendAbort. Only that pair is
+        # expected; an afterRequest followed by anything else (sendError...) still counts.
+        text, held = message.text, self._after_request
+        self._after_request = None
+        if text.startswith("htmx:sendAbort") and held:
+            return
+        if held:
+            self._errors.append(held)
+        if text.startswith("htmx:afterRequest"):
+            self._after_request = text
+            return
+        self._errors.append(text)
 
 
 @pytest.fixture

@@ -37,7 +37,7 @@ def sign_in(page, login: str):
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/")
     # What the browser logged on the test provider's pages is not the portal's concern.
-    page.watch.errors.clear()
+    page.watch.clear()
     return page
 
 
