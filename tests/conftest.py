@@ -271,3 +271,16 @@ def closed_port():
     """A loopback port where nothing listens, and nothing can start to while the test runs."""
     with _closed_port() as port:
         yield port
+
+
+@pytest.fixture
+def scripted_failure(connected):
+    """A failed run whose failed phase logs test_run_logs' FAILED_LOG (its why line is WHY);
+    the script is dropped afterwards."""
+    from simulator.logs import logbook
+    from tests.test_run_logs import FAILED_LOG, failed_stack
+
+    stack, run, phase = failed_stack(connected)
+    logbook(connected.world).script(run.id, phase.state, FAILED_LOG)
+    yield stack, run
+    logbook(connected.world).scripted.clear()

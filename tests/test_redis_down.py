@@ -10,11 +10,10 @@ import pytest
 from django.test import Client
 
 from dashboard.spacelift.shared_cache import RETRY_SECONDS, shared_cache
-from simulator.logs import logbook
 from tests.conftest import parse
 from tests.oidc_provider import oidc_provider, point_portal_at, walk_provider
 from tests.servers import redis_server
-from tests.test_run_logs import FAILED_LOG, WHY, failed_stack
+from tests.test_run_logs import WHY
 
 pytestmark = [pytest.mark.django_db, pytest.mark.redis]
 UNREACHABLE = "The cache cannot be reached"
@@ -68,15 +67,6 @@ def test_pages_answer_from_memory_while_redis_is_away_and_use_it_again_when_back
 def provider():
     with oidc_provider([CALLBACK]) as running:
         yield running
-
-
-@pytest.fixture
-def scripted_failure(connected):
-    """A failed run whose failed phase logs FAILED_LOG; the script is dropped afterwards."""
-    stack, run, phase = failed_stack(connected)
-    logbook(connected.world).script(run.id, phase.state, FAILED_LOG)
-    yield stack, run
-    logbook(connected.world).scripted.clear()
 
 
 def test_a_failed_run_the_modules_and_a_sign_in_answer_while_redis_is_stopped(

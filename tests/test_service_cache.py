@@ -20,11 +20,10 @@ from dashboard.spacelift.account import Connection
 from dashboard.spacelift.client import SpaceliftClient
 from dashboard.spacelift.service import SpaceliftService
 from dashboard.spacelift.shared_cache import CACHE_VERSION, shared_cache
-from simulator.logs import logbook
 from tests.conftest import parse
 from tests.servers import redis_server
 from tests.test_redis_down import redis_cache
-from tests.test_run_logs import FAILED_LOG, WHY, failed_stack
+from tests.test_run_logs import WHY
 
 # Where each class the portal pickles into the cache lives, at CACHE_VERSION. When this list
 # changes because a class moved (or changed shape), bump shared_cache.CACHE_VERSION with it.
@@ -141,14 +140,6 @@ def redis_url(settings):
         url = server.location()
         settings.CACHES = redis_cache(url)
         yield url
-
-
-@pytest.fixture
-def scripted_failure(connected):
-    stack, run, phase = failed_stack(connected)
-    logbook(connected.world).script(run.id, phase.state, FAILED_LOG)
-    yield stack, run
-    logbook(connected.world).scripted.clear()
 
 
 def pages_read(client, stack, run) -> dict[str, str]:
