@@ -126,9 +126,33 @@ def portal_environment(sim_url: str, workdir: Path, **settings: str) -> dict[str
 
 
 @contextmanager
-def portal(sim_url: str, workdir: Path, *, cache: bool, poll: int):
+def served_portal(sim_url: str, workdir: Path, *, workers: int = 1, **settings: str):
+    """A portal as its image serves it (gunicorn, uvicorn workers, migrated, static collected,
+    the bench user created) on a free port, with `settings` as environment variables; yields
+    its URL and its process (whose memory the bench reads)."""
     port = free_port()
-    env = portal_environment(
+    env = portal_environment(sim_url, workdir, **settings)
+    manage = [PY, "manage.py"]
+    for args in (["migrate", "--no-input", "-v0"], ["collectstatic", "--no-input", "-v0"]):
+        subprocess.run(manage + args, cwd=ROOT, env=env, check=True)
+    subprocess.run([*manage, "shell", "-c", CREATE_BENCH_USER], cwd=ROOT, env=env, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        [PY, "-m", "gunicorn", "spacelift_portal.asgi:application", "-b", f"127.0.0.1:{port}",
+         "--workers", str(workers), "--worker-class", "uvicorn_worker.UvicornWorker",
+         "--timeout", "30", "--log-level", "warning"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(url + "/healthz")
+        yield url, proc
+    finally:
+        stop(proc)
+
+
+def portal(sim_url: str, workdir: Path, *, cache: bool, poll: int):
+    return served_portal(
         sim_url,
         workdir,
         DATABASE_URL=f"sqlite:///{workdir / 'bench.sqlite3'}",
@@ -136,43 +160,6 @@ def portal(sim_url: str, workdir: Path, *, cache: bool, poll: int):
         PORTAL_CACHE="true" if cache else "false",
         LOG_LEVEL="WARNING",
     )
-    manage = [PY, "manage.py"]
-    for args in (["migrate", "--no-input", "-v0"], ["collectstatic", "--no-input", "-v0"]):
-        subprocess.run(manage + args, cwd=ROOT, env=env, check=True)
-    subprocess.run(
-        [*manage, "shell", "-c", CREATE_BENCH_USER],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    proc = subprocess.Popen(
-        [
-            PY,
-            "-m",
-            "gunicorn",
-            "spacelift_portal.asgi:application",
-            "-b",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "1",
-            "--worker-class",
-            "uvicorn_worker.UvicornWorker",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(url + "/healthz")
-        yield url, proc
-    finally:
-        stop(proc)
 
 
 def login(url: str) -> requests.Session:

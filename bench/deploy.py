@@ -25,15 +25,11 @@ from pathlib import Path
 import requests
 
 from bench.__main__ import (
-    CREATE_BENCH_USER,
-    PY,
-    ROOT,
     free_port,
     login,
-    portal_environment,
+    served_portal,
     simulator,
     stop,
-    wait_for,
 )
 from tests.servers import postgres_server
 
@@ -59,33 +55,17 @@ def redis_process():
 
 @contextmanager
 def portal(sim_url: str, workdir: Path, *, workers: int, database_url: str, cache_url: str):
-    port = free_port()
-    env = portal_environment(
+    with served_portal(
         sim_url,
         workdir,
+        workers=workers,
         DATABASE_URL=database_url,
         CACHE_URL=cache_url,
         SPACELIFT_TIMEOUT_SECONDS=str(TIMEOUT_SECONDS),
         PORTAL_POLL_SECONDS="2",
         LOG_LEVEL="ERROR",
-    )
-    manage = [PY, "manage.py"]
-    for args in (["migrate", "--no-input", "-v0"], ["collectstatic", "--no-input", "-v0"]):
-        subprocess.run(manage + args, cwd=ROOT, env=env, check=True)
-    subprocess.run([*manage, "shell", "-c", CREATE_BENCH_USER], cwd=ROOT, env=env, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    proc = subprocess.Popen(
-        [PY, "-m", "gunicorn", "spacelift_portal.asgi:application", "-b", f"127.0.0.1:{port}",
-         "--workers", str(workers), "--worker-class", "uvicorn_worker.UvicornWorker",
-         "--timeout", "30", "--log-level", "warning"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(url + "/healthz")
+    ) as (url, _):
         yield url
-    finally:
-        stop(proc)
 
 
 def at_once(count: int, work) -> list:

@@ -16,7 +16,6 @@ import json
 import random
 import shutil
 import statistics
-import subprocess
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -26,16 +25,10 @@ from pathlib import Path
 import requests
 
 from bench.__main__ import (
-    CREATE_BENCH_USER,
     KEY_ID,
     KEY_SECRET,
-    PY,
-    ROOT,
-    free_port,
     login,
-    portal_environment,
-    stop,
-    wait_for,
+    served_portal,
 )
 from simulator.server import start_simulator
 from simulator.webhooks import WebhookSender, payload, sign
@@ -48,39 +41,22 @@ NEW_STATES = ["FAILED", "UNCONFIRMED", "FINISHED", "DISCARDED", "APPLYING"]
 
 
 @contextmanager
-def served_portal(sim_url: str, workdir: Path, **settings: str):
-    port = free_port()
-    env = portal_environment(
+def live_portal(sim_url: str, workdir: Path, **settings: str):
+    with served_portal(
         sim_url,
         workdir,
         DATABASE_URL=f"sqlite:///{workdir / 'live.sqlite3'}",
         LOG_LEVEL="WARNING",
         **settings,
-    )
-    manage = [PY, "manage.py"]
-    for args in (["migrate", "--no-input", "-v0"], ["collectstatic", "--no-input", "-v0"]):
-        subprocess.run(manage + args, cwd=ROOT, env=env, check=True)
-    subprocess.run([*manage, "shell", "-c", CREATE_BENCH_USER], cwd=ROOT, env=env, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    proc = subprocess.Popen(
-        [PY, "-m", "gunicorn", "spacelift_portal.asgi:application", "-b", f"127.0.0.1:{port}",
-         "--workers", "1", "--worker-class", "uvicorn_worker.UvicornWorker",
-         "--log-level", "warning"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(url + "/healthz")
+    ) as (url, _):
         yield url
-    finally:
-        stop(proc)
 
 
 def storm() -> None:
     with (
         start_simulator(stacks=STORM_DELIVERIES, key_id=KEY_ID, key_secret=KEY_SECRET) as sim,
         tempfile.TemporaryDirectory() as tmp,
-        served_portal(sim.url, Path(tmp), PORTAL_WEBHOOK_SECRET=SECRET) as url,
+        live_portal(sim.url, Path(tmp), PORTAL_WEBHOOK_SECRET=SECRET) as url,
     ):
         login(url).get(url + "/").raise_for_status()  # the list is cached, as with viewers
         sim.reset_stats()
@@ -136,7 +112,7 @@ def change_to_screen(*, webhooks: bool, poll: int) -> list[float]:
     with (
         start_simulator(stacks=48, key_id=KEY_ID, key_secret=KEY_SECRET) as sim,
         tempfile.TemporaryDirectory() as tmp,
-        served_portal(sim.url, Path(tmp), PORTAL_POLL_SECONDS=str(poll), **extra) as url,
+        live_portal(sim.url, Path(tmp), PORTAL_POLL_SECONDS=str(poll), **extra) as url,
         sync_playwright() as playwright,
     ):
         sender = None
