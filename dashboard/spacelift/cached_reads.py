@@ -145,15 +145,9 @@ class CachedReads:
             data = fetch()
         except errors.SpaceliftError as exc:
             return self._stale(key, self._record_failure(key, exc))
-        payload = pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
-        now = clock()
-        head = {"version": _version_of(payload), "fetched_at": now, "fresh_until": now + self.ttl}
-        shared_cache.set(key + ":good", {**head, "payload": payload}, timeout=LAST_GOOD_SECONDS)
-        self._remember(key)
-        shared_cache.set(key, head, timeout=LAST_GOOD_SECONDS)
+        snapshot = self._store(key, data, fresh_until=clock() + self.ttl)
         shared_cache.delete(key + ":failure")
-        _remember_decoded(key, head, data)
-        return _snapshot(head, data)
+        return snapshot
 
     def _fetch_uncached(self, fetch: Callable[[], T]) -> Snapshot[T]:
         """Pass-through mode, for benchmarks: every call is an upstream query."""
@@ -194,10 +188,15 @@ class CachedReads:
     def replace(self, name: str, data: Any) -> Snapshot[Any]:
         """Store `data` as the new version of `name`, fresh as long as what it replaces."""
         key = self.prefix + name
+        previous = self._head(key)
+        fresh_until = previous["fresh_until"] if previous else clock() + self.ttl
+        return self._store(key, data, fresh_until=fresh_until)
+
+    def _store(self, key: str, data: Any, *, fresh_until: float) -> Snapshot[Any]:
+        """Keep `data` as the current version of `key`: its head, its last good copy (for a
+        week), and this process's decoded copy."""
         payload = pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
         now = clock()
-        previous = self._head(key)
-        fresh_until = previous["fresh_until"] if previous else now + self.ttl
         head = {"version": _version_of(payload), "fetched_at": now, "fresh_until": fresh_until}
         shared_cache.set(key + ":good", {**head, "payload": payload}, timeout=LAST_GOOD_SECONDS)
         self._remember(key)
