@@ -320,13 +320,18 @@ def poll(client, follower: dict[str, str]):
     return client.get(path, values, **HTMX)
 
 
-def test_a_running_phase_appends_only_new_lines(viewer_client, frozen, still_time):
-    stack, run = next(
+def running_with_logs(frozen):
+    """A quiet stack's recent run that is still running in a phase that writes a log."""
+    return next(
         (s, r)
         for s in quiet_stacks(frozen)
         for r in s.tracked[:2]
         if not r.finished and r.transitions[-1].has_logs
     )
+
+
+def test_a_running_phase_appends_only_new_lines(viewer_client, frozen, still_time):
+    stack, run = running_with_logs(frozen)
     current = run.transitions[-1]
     page = run_page(viewer_client, stack, run).content.decode()
     tags = Tags(page)
@@ -352,12 +357,7 @@ def test_a_running_phase_appends_only_new_lines(viewer_client, frozen, still_tim
 def test_following_a_phase_survives_spacelift_failing_and_keeps_its_place(
     viewer_client, frozen, still_time
 ):
-    stack, run = next(
-        (s, r)
-        for s in quiet_stacks(frozen)
-        for r in s.tracked[:2]
-        if not r.finished and r.transitions[-1].has_logs
-    )
+    stack, run = running_with_logs(frozen)
     follow = Tags(run_page(viewer_client, stack, run).content.decode()).find("div", "log-follow")
     frozen.set_faults(mode="http500")
     cache.clear()  # what the portal read of the log is gone: the poll must ask Spacelift
@@ -378,12 +378,7 @@ def test_following_a_phase_survives_spacelift_failing_and_keeps_its_place(
 def test_the_logs_region_refreshes_only_when_a_phase_starts_or_ends(
     viewer_client, frozen, still_time
 ):
-    stack, run = next(
-        (s, r)
-        for s in quiet_stacks(frozen)
-        for r in s.tracked[:2]
-        if not r.finished and r.transitions[-1].has_logs
-    )
+    stack, run = running_with_logs(frozen)
     page = run_page(viewer_client, stack, run).content.decode()
     logs = json.loads(Tags(page).find("section", "logs")[0]["hx-vals"])
     assert logs["region"] == "logs"
