@@ -161,3 +161,37 @@ document.addEventListener("htmx:sseOpen", () => {
   if (liveStreamOpened) document.body.dispatchEvent(new CustomEvent("portal:visible"));
   liveStreamOpened = true;
 });
+
+// A refresh must not take keyboard focus away: when a swapped region held the focus, the same
+// element in the new region (by id, else by its link or field name and its place) gets it back,
+// without scrolling.
+let focusBefore = null;
+function focusSelector(element) {
+  const tag = element.tagName.toLowerCase();
+  if (element.id) return `#${CSS.escape(element.id)}`;
+  const href = element.getAttribute("href");
+  if (href) return `${tag}[href="${CSS.escape(href)}"]`;
+  const name = element.getAttribute("name");
+  if (name) return `${tag}[name="${CSS.escape(name)}"]`;
+  return tag;
+}
+document.addEventListener("htmx:beforeSwap", (event) => {
+  const region = event.detail.target;
+  const active = document.activeElement;
+  if (!event.detail.shouldSwap || !region || !region.id || !active || !region.contains(active)) {
+    return;
+  }
+  const selector = focusSelector(active);
+  focusBefore = { region: region.id, selector, index: [...region.querySelectorAll(selector)].indexOf(active) };
+});
+document.addEventListener("htmx:afterSettle", () => {
+  if (!focusBefore) return;
+  const { region, selector, index } = focusBefore;
+  const root = document.getElementById(region);
+  if (!root) return;
+  focusBefore = null;
+  const active = document.activeElement;
+  if (active && active !== document.body && active.isConnected) return; // focus went on elsewhere
+  const found = root.querySelectorAll(selector)[Math.max(0, index)];
+  if (found) found.focus({ preventScroll: true });
+});

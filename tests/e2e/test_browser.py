@@ -47,6 +47,35 @@ def test_a_state_change_appears_by_itself_within_two_intervals(
     assert page.watch.errors == []
 
 
+def test_keyboard_focus_stays_on_its_link_when_the_table_refreshes(
+    login, connected, settings, time_passes
+):
+    settings.PORTAL_POLL_SECONDS = 2
+    page = login()
+    page.goto("/?per_page=250")
+    link = page.locator("tr[data-stack] a[href^='/stacks/']").nth(3)
+    href = link.get_attribute("href")
+    link.focus()
+    table = page.locator("#stacks").element_handle()
+    before = chip_states(page)
+    connected.step()  # every active run moves one state forward: the table is swapped
+    time_passes(2 * settings.PORTAL_POLL_SECONDS)
+    page.wait_for_function(
+        """before => [...document.querySelectorAll('tr[data-stack]')].some(
+             r => before[r.dataset.stack] !== r.querySelector('.chip').textContent)""",
+        arg=before,
+        timeout=6_000,
+    )
+    assert table.evaluate("old => !old.isConnected"), "the region was replaced"
+    page.wait_for_function(
+        "href => document.activeElement.getAttribute('href') === href", arg=href, timeout=6_000
+    )
+    assert page.evaluate("document.activeElement.closest('#stacks') !== null")
+    page.keyboard.press("Tab")  # the next Tab goes on from there, not from the logo
+    assert page.evaluate("document.activeElement.closest('#stacks') !== null")
+    assert page.watch.errors == []
+
+
 def test_the_stale_banner_appears_and_clears_by_itself(login, connected, settings, time_passes):
     settings.PORTAL_POLL_SECONDS = 1
     page = login()
