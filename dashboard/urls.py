@@ -10,6 +10,7 @@ from dashboard.live import views as live
 from dashboard.runs import actions, log_views
 from dashboard.runs import views as runs
 from dashboard.stacks import exports, modules
+from dashboard.stacks import health as stack_health
 from dashboard.stacks import views as stacks
 from dashboard.webhooks import panel as webhook_panel
 from dashboard.webhooks import receiver as webhooks
@@ -32,6 +33,7 @@ stack_urls = [
     path("", stacks.stack_detail, name="stack"),
     path("why/", log_views.stack_why, name="why"),
     path("badge.svg", exports.stack_badge, name="badge"),
+    path("health/<str:part>/", stack_health.stack_health, name="health"),
     path("actions/trigger/", actions.trigger_run, name="trigger"),
     path("runs/<run_id:run_id>/", include(run_urls)),
 ]

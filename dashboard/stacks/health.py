@@ -1,0 +1,291 @@
+"""A stack page's health regions (issue 22): each loads and polls on its own URL.
+
+Dependencies, pull-request previews, resources, drift detection and why a stack waits. The
+stack page holds a slot per region (`templates/dashboard/health/_stack_health.html`) that
+fetches it once the page is shown, so opening a stack costs no more than before until they
+load; each then reads through the cached service (one upstream query per key and interval,
+whoever watches): dependencies and drift detection share one query, resources one, previews
+one per page, and a waiting stack's worker pool one per pool. Stacks' names and states come
+from the cached stack list, which the page has read already.
+
+A stack outside the person's spaces is shown without its name, state or link: "a stack
+outside your spaces".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
+
+from dashboard.accounts import access as space_access
+from dashboard.converters import RUN_ID
+from dashboard.decorators import with_service
+from dashboard.regions import Region, render_regions
+from dashboard.spacelift.service import SpaceliftService
+from dashboard.spacelift.types import Health, Stack, StackState
+from dashboard.spacelift.types.health import Resource, StackRef
+
+# What each region is called on the page, in the order the page shows them.
+PARTS = {
+    "waiting": "Waiting",
+    "dependencies": "Dependencies",
+    "drift": "Drift detection",
+    "resources": "Resources",
+    "previews": "Pull-request previews",
+}
+RESOURCES_PAGE = 50
+DRIFTED_NAMED = 10  # the drifted resources a drifted stack names at the top of the region
+# An upstream in one of these holds back the runs of the stacks that depend on it.
+HOLDING = frozenset({Health.IN_PROGRESS, Health.WAITING})
+# Graph drawing: one column each for upstreams, the stack, downstreams.
+NODE_W, NODE_H, GAP_Y, COLUMN_X = 180, 34, 12, (10, 230, 450)
+LABEL_CHARS = 22
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    """A stack on the other end of a dependency, as this person may see it."""
+
+    id: str
+    name: str
+    stack: Stack | None  # from the list: its state; None when not listed
+    hidden: bool  # outside the person's spaces: no name, state or link
+
+    @property
+    def href(self) -> str:
+        return "" if self.hidden else reverse("dashboard:stack", args=[self.id])
+
+    @property
+    def label(self) -> str:
+        return "A stack outside your spaces" if self.hidden else self.name
+
+    @property
+    def holding(self) -> bool:
+        return self.stack is not None and (
+            self.stack.health in HOLDING or self.stack.state == StackState.UNCONFIRMED
+        )
+
+
+@require_GET
+@login_required
+@vary_on_headers("HX-Request")
+@with_service
+def stack_health(
+    request: HttpRequest, service: SpaceliftService, stack_id: str, part: str
+) -> HttpResponse:
+    build = _BUILDERS.get(part)
+    if build is None:
+        raise Http404("No such part")
+    with service.one_deadline():
+        space_access.require_stack(request, service, stack_id)
+        if not service.may_exist(stack_id):
+            raise Http404("No such stack")
+        return build(request, service, stack_id)
+
+
+def _neighbours(request, service, refs: tuple[StackRef, ...]) -> list[Neighbour]:
+    access = space_access.access_of(request, service)
+    listed = service.stacks().data
+    by_id = {stack.id: stack for stack in listed or ()}
+    found = []
+    for ref in refs:
+        stack = by_id.get(ref.id)
+        hidden = access is not None and (stack is None or stack.space_id not in access)
+        found.append(Neighbour(ref.id, ref.name, None if hidden else stack, hidden))
+    # Those one may see first, by name; the others after, all alike.
+    return sorted(found, key=lambda n: (n.hidden, n.name.lower() if not n.hidden else ""))
+
+
+def _page(request, stack_id: str, part: str, region: Region, values: dict) -> HttpResponse:
+    """The region alone for htmx; without JavaScript, a page of its own around it."""
+    return render_regions(request, f"dashboard/health/{part}.html", [region], {
+        "stack_id": stack_id, "part": part, "title": PARTS[part], "region": region, **values,
+    })  # fmt: skip
+
+
+def dependencies(request, service, stack_id: str) -> HttpResponse:
+    health = service.stack_health(stack_id)
+    up = down = []
+    if health.data is not None:
+        up = _neighbours(request, service, health.data.depends_on)
+        down = _neighbours(request, service, health.data.needed_by)
+    stack = service.stack(stack_id).data
+    region = Region.of(request, "health-dependencies", health, stack_id, _states(up + down))
+    return _page(request, stack_id, "dependencies", region, {
+        "connection": service.connection, "health": health.data, "up": up, "down": down,
+        "holding": [n for n in up if n.holding],
+        "graph": graph(stack, up, down) if len(up) + len(down) > 1 else None,
+    })  # fmt: skip
+
+
+def _states(neighbours: list[Neighbour]) -> str:
+    return ",".join(f"{n.id}={n.stack.state_raw if n.stack else ''}" for n in neighbours)
+
+
+def graph(stack: Stack | None, up: list[Neighbour], down: list[Neighbour]) -> dict:
+    """A small three-column drawing: upstreams, this stack, downstreams, with arrows."""
+    rows = max(len(up), len(down), 1)
+    height = rows * (NODE_H + GAP_Y) + GAP_Y
+
+    def column(items: list[Neighbour], x: int) -> list[dict]:
+        top = (height - len(items) * (NODE_H + GAP_Y) + GAP_Y) // 2
+        return [
+            {"x": x, "y": top + i * (NODE_H + GAP_Y), "label": _short(n.label),
+             "title": n.label, "href": n.href,
+             "health": n.stack.health.value if n.stack else "unknown", "me": False}
+            for i, n in enumerate(items)
+        ]  # fmt: skip
+
+    me = {"x": COLUMN_X[1], "y": (height - NODE_H) // 2,
+          "label": _short(stack.name if stack else ""), "title": stack.name if stack else "",
+          "health": stack.health.value if stack else "unknown", "href": "", "me": True}  # fmt: skip
+    left, right = column(up, COLUMN_X[0]), column(down, COLUMN_X[2])
+    edges = [(n["x"] + NODE_W, n["y"] + NODE_H // 2, me["x"], me["y"] + NODE_H // 2) for n in left]
+    edges += [
+        (me["x"] + NODE_W, me["y"] + NODE_H // 2, n["x"], n["y"] + NODE_H // 2) for n in right
+    ]
+    return {"width": COLUMN_X[2] + NODE_W + 10, "height": height, "nodes": [*left, me, *right],
+            "edges": edges, "node_w": NODE_W, "node_h": NODE_H, "me": me}  # fmt: skip
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1] + "…"
+
+
+def previews(request, service, stack_id: str) -> HttpResponse:
+    before = request.GET.get("before") or None
+    if before is not None and not RUN_ID.match(before):
+        before = None
+    runs = service.proposed_runs(stack_id, before)
+    region = Region.of(request, "health-previews", runs, stack_id, before=before)
+    return _page(request, stack_id, "previews", region, {
+        "connection": service.connection, "runs": runs.data, "before": before,
+        "older": runs.data[-1].id if runs.data else None,
+    })  # fmt: skip
+
+
+def resources(request, service, stack_id: str) -> HttpResponse:
+    query = request.GET.get("q", "").strip()[:200]
+    drifted_only = request.GET.get("drifted") == "1"
+    try:
+        page = max(1, int(request.GET.get("page", "1")))
+    except ValueError:
+        page = 1
+    snapshot = service.resources(stack_id)
+    every = snapshot.data or ()
+    matching = [r for r in every if _matches(r, query) and (r.drifted_at or not drifted_only)]
+    matching.sort(key=lambda r: (r.type, r.address))
+    pages = max(1, -(-len(matching) // RESOURCES_PAGE))
+    page = min(page, pages)
+    shown = matching[(page - 1) * RESOURCES_PAGE : page * RESOURCES_PAGE]
+    groups: dict[str, list[Resource]] = {}
+    for resource in shown:
+        groups.setdefault(resource.type, []).append(resource)
+    counts: dict[str, int] = {}
+    for resource in matching:
+        counts[resource.type] = counts.get(resource.type, 0) + 1
+    drifted = sorted((r for r in every if r.drifted_at), key=lambda r: r.address)
+    base = reverse("dashboard:health", args=[stack_id, "resources"])
+
+    def url(to_page: int) -> str:
+        params = {"q": query, "drifted": "1" if drifted_only else "", "page": to_page}
+        return f"{base}?{urlencode({k: v for k, v in params.items() if v})}"
+
+    region = Region.of(request, "health-resources", snapshot, stack_id, query, str(page),
+                       str(drifted_only), url=url(page))  # fmt: skip
+    return _page(request, stack_id, "resources", region, {
+        "connection": service.connection, "resources": snapshot.data, "query": query,
+        "drifted_only": drifted_only, "matching": len(matching), "types": len(counts),
+        "groups": [(kind, counts[kind], items) for kind, items in groups.items()],
+        "drifted": drifted[:DRIFTED_NAMED], "drifted_more": max(0, len(drifted) - DRIFTED_NAMED),
+        "drifted_count": len(drifted), "page": page, "pages": pages, "base_url": base,
+        "previous_url": url(page - 1) if page > 1 else "",
+        "next_url": url(page + 1) if page < pages else "",
+    })  # fmt: skip
+
+
+def _matches(resource: Resource, query: str) -> bool:
+    if not query:
+        return True
+    needle = query.lower()
+    return needle in resource.address.lower() or needle in resource.type.lower()
+
+
+def drift(request, service, stack_id: str) -> HttpResponse:
+    health = service.stack_health(stack_id)
+    detection = health.data.drift_detection if health.data else None
+    region = Region.of(request, "health-drift", health, stack_id)
+    return _page(request, stack_id, "drift", region, {
+        "connection": service.connection, "health": health.data, "detection": detection,
+        "schedules": [(expr, cron_in_words(expr)) for expr in detection.schedule]
+        if detection else [],
+    })  # fmt: skip
+
+
+def cron_in_words(expression: str) -> str:
+    """`0 */6 * * *` -> `every 6 hours`; "" for a form it does not know (shown as written)."""
+    parts = expression.split()
+    if len(parts) != 5:
+        return ""
+    minute, hour, day, month, weekday = parts
+    if (day, month) != ("*", "*"):
+        return ""
+    days = {"*": "every day", **{str(i): f"every {n}" for i, n in enumerate(_WEEKDAYS)}}
+    days["7"] = "every Sunday"
+    if weekday not in days:
+        return ""
+    if minute.startswith("*/") and minute[2:].isdigit() and hour == "*" and weekday == "*":
+        return f"every {minute[2:]} minutes"
+    if not minute.isdigit():
+        return ""
+    at_minute = f" at minute {int(minute)}" if int(minute) else ""
+    if hour == "*" and weekday == "*":
+        return f"every hour{at_minute}"
+    if hour.startswith("*/") and hour[2:].isdigit() and weekday == "*":
+        return f"every {hour[2:]} hours{at_minute}"
+    if hour.isdigit():
+        return f"{days[weekday]} at {int(hour):02d}:{int(minute):02d}"
+    return ""
+
+
+_WEEKDAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
+
+
+def waiting(request, service, stack_id: str) -> HttpResponse:
+    stack = service.stack(stack_id)
+    runs = service.runs(stack_id)
+    latest = runs.data[0] if runs.data else None
+    is_waiting = stack.data is not None and (
+        stack.data.state == StackState.READY
+        or (latest is not None and latest.state_raw in ("QUEUED", "READY"))
+    )
+    holding, pool = [], None
+    if is_waiting:
+        health = service.stack_health(stack_id).data
+        if health is not None:
+            holding = [n for n in _neighbours(request, service, health.depends_on) if n.holding]
+        pool_record = stack.data.worker_pool
+        pool = service.worker_pool(pool_record.id if pool_record else "",
+                                   pool_record.name if pool_record else "").data  # fmt: skip
+    parts = (str(is_waiting), latest.id if latest else "", _states(holding), repr(pool))
+    region = Region.of(request, "health-waiting", stack, stack_id, *parts)
+    return _page(request, stack_id, "waiting", region, {
+        "connection": service.connection, "stack": stack.data, "latest": latest,
+        "is_waiting": is_waiting, "holding": holding, "pool": pool,
+    })  # fmt: skip
+
+
+_BUILDERS: dict[str, Callable[[HttpRequest, SpaceliftService, str], HttpResponse]] = {
+    "dependencies": dependencies,
+    "previews": previews,
+    "resources": resources,
+    "drift": drift,
+    "waiting": waiting,
+}
