@@ -11,7 +11,7 @@ from tests.conftest import HTMX, parse, poll_values, region_of
 
 pytestmark = pytest.mark.django_db
 
-PARTS = ("waiting", "dependencies", "drift", "resources", "previews")
+PARTS = ("lock", "waiting", "dependencies", "drift", "resources", "previews")
 
 
 def health(client, stack_id: str, part: str, query: str = ""):

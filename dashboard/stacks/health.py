@@ -1,12 +1,13 @@
 """A stack page's health regions (issue 22): each loads and polls on its own URL.
 
-Dependencies, pull-request previews, resources, drift detection and why a stack waits. The
-stack page holds a slot per region (`templates/dashboard/health/_stack_health.html`) that
-fetches it once the page is shown, so opening a stack costs no more than before until they
-load; each then reads through the cached service (one upstream query per key and interval,
-whoever watches): dependencies and drift detection share one query, resources one, previews
-one per page, and a waiting stack's worker pool one per pool. Stacks' names and states come
-from the cached stack list, which the page has read already.
+The lock (its controls: dashboard/stacks/locks.py), dependencies, pull-request previews,
+resources, drift detection and why a stack waits. The stack page holds a slot per region
+(`templates/dashboard/health/_stack_health.html`) that fetches it once the page is shown, so
+opening a stack costs no more than before until they load; each then reads through the
+cached service (one upstream query per key and interval, whoever watches): dependencies and
+drift detection share one query, resources one, previews one per page, and a waiting stack's
+worker pool one per pool. The lock comes from the stack read the page made, and other
+stacks' names and states from the cached stack list.
 
 A stack outside the person's spaces is shown without its name, state or link: "a stack
 outside your spaces".
@@ -31,9 +32,11 @@ from dashboard.regions import Region, render_regions
 from dashboard.spacelift.service import SpaceliftService
 from dashboard.spacelift.types import Health, Stack, StackState
 from dashboard.spacelift.types.health import Resource, StackRef
+from dashboard.stacks.locks import holder_of
 
 # What each region is called on the page, in the order the page shows them.
 PARTS = {
+    "lock": "Lock",
     "waiting": "Waiting",
     "dependencies": "Dependencies",
     "drift": "Drift detection",
@@ -282,7 +285,19 @@ def waiting(request, service, stack_id: str) -> HttpResponse:
     })  # fmt: skip
 
 
+def lock(request, service, stack_id: str) -> HttpResponse:
+    """Who holds the stack's lock, since when and why; an operator's control to change it.
+    From the stack read the page has made already: no query of its own."""
+    stack = service.stack(stack_id)
+    holder = holder_of(stack.data, service.connection.key_id) if stack.data else ""
+    region = Region.of(request, "health-lock", stack, stack_id, holder)
+    return _page(request, stack_id, "lock", region, {
+        "connection": service.connection, "stack": stack.data, "holder": holder,
+    })  # fmt: skip
+
+
 _BUILDERS: dict[str, Callable[[HttpRequest, SpaceliftService, str], HttpResponse]] = {
+    "lock": lock,
     "dependencies": dependencies,
     "previews": previews,
     "resources": resources,
