@@ -162,3 +162,24 @@ def test_opening_a_stack_costs_a_bounded_number_of_queries(viewer_client, connec
     for part in PARTS:  # a second look within the interval: all from the cache
         health(viewer_client, stack.id, part)
     assert connected.stats()["queries"] == with_health
+
+
+def test_the_overview_counts_drift_and_its_coverage_from_its_one_list_read(
+    viewer_client, connected
+):
+    stacks = connected.world.stacks
+    checked = sum(1 for s in stacks if connected.world.health.drift[s.id])
+    drifted = {s.id for s in stacks if s.is_drifted}
+    connected.reset_stats()
+    summary = parse(viewer_client.get("/")).select_one("[data-drift-summary]")
+    coverage = " ".join(summary.select_one("[data-drift-coverage]").get_text().split())
+    assert coverage == f"drift checked on {checked} of {len(stacks)} stacks"
+    assert f"{len(drifted)} drifted stacks" in " ".join(summary.get_text().split())
+    assert connected.stats()["by_operation"]["Stacks"] == 1  # the list read alone
+    assert connected.stats()["queries"] == 1
+    filtered = parse(viewer_client.get("/?drift=drifted&per_page=250"))
+    assert {a["href"].split("/")[2] for a in filtered.select("td a[href^='/stacks/']")} == drifted
+    unchecked = parse(viewer_client.get("/?drift=unchecked&per_page=250"))
+    rows = {a["href"].split("/")[2] for a in unchecked.select("td a[href^='/stacks/']")}
+    assert rows == {s.id for s in stacks if not connected.world.health.drift[s.id]}
+    assert connected.stats()["queries"] == 1

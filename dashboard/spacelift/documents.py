@@ -85,6 +85,7 @@ _STACK_SUMMARY = f"""
   administrative autodeploy isDisabled lockedBy ?Stack.lockedAt
   ?Stack.isDrifted ?Stack.needsApproval
   trackedCommit {{ {_COMMIT} }}
+  integrations {{ driftDetection {{ schedule }} }}
 """
 
 STACKS = Document(f"query Stacks {{ stacks {{ {_STACK_SUMMARY} }} }}")

@@ -296,6 +296,31 @@ def lock(request, service, stack_id: str) -> HttpResponse:
     })  # fmt: skip
 
 
+@dataclass(frozen=True)
+class DriftSummary:
+    """For the overview, from its one list read: stacks drifted, and drift-detection coverage.
+
+    A count of drifted *resources* is not here: the list carries no per-stack resource
+    counts by drift (`entities` is per stack; `metrics.resourcesCountByDrift` is the
+    exporter's only, and a query of its own)."""
+
+    drifted: int | None  # None: the API has no Stack.isDrifted
+    checked: int | None  # None: the list was read without `integrations`
+    total: int
+
+
+def drift_summary(stacks: list[Stack] | None) -> DriftSummary | None:
+    if not stacks:
+        return None
+    drifted = [s.is_drifted for s in stacks if s.is_drifted is not None]
+    checked = [s.drift_checked for s in stacks if s.drift_checked is not None]
+    return DriftSummary(
+        drifted=sum(drifted) if drifted else None,
+        checked=sum(checked) if checked else None,
+        total=len(stacks),
+    )
+
+
 _BUILDERS: dict[str, Callable[[HttpRequest, SpaceliftService, str], HttpResponse]] = {
     "lock": lock,
     "dependencies": dependencies,
