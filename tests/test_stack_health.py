@@ -44,7 +44,7 @@ def test_it_links_what_a_stack_depends_on_and_what_depends_on_it(viewer_client, 
     assert all(li.select_one(".chip") for ul in lists for li in ul.select("li[data-neighbour]"))
     # Two or more: a drawing, with a title, whose nodes link the other stacks.
     svg = region.select_one("figure.dependency-graph svg")
-    assert svg["role"] == "img" and svg.select_one("title")
+    assert svg["role"] == "group" and svg.select_one("title")
     assert {a["href"] for a in svg.select("a")} == {
         "/stacks/network-core-prod/", "/stacks/payments-prod/"
     }  # fmt: skip
