@@ -100,7 +100,7 @@ def test_it_lists_resources_by_type_and_marks_and_names_the_drifted_ones(viewer_
     assert region.select_one("[data-resource-count]").get_text().startswith(f"{len(entities)} ")
     named = region.select("[data-drifted-resources] li code")
     assert [c.get_text() for c in named] == drifted
-    assert len(region.select("tr[data-resource]")) == 50  # a page
+    assert len(region.select("tr[data-resource]")) == 25  # a page
     assert region.select("tbody[data-type]")
     # Search, and drifted only: the drifted rows are marked with when.
     found = health(viewer_client, "k8s-cluster-prod", "resources", "?drifted=1")

@@ -31,7 +31,7 @@ from dashboard.decorators import with_service
 from dashboard.regions import Region, render_regions
 from dashboard.spacelift.service import SpaceliftService
 from dashboard.spacelift.types import Health, Stack, StackState
-from dashboard.spacelift.types.health import Resource, StackRef
+from dashboard.spacelift.types.health import PoolLoad, Resource, StackRef
 from dashboard.stacks.locks import holder_of
 
 # What each region is called on the page, in the order the page shows them.
@@ -43,7 +43,7 @@ PARTS = {
     "resources": "Resources",
     "previews": "Pull-request previews",
 }
-RESOURCES_PAGE = 50
+RESOURCES_PAGE = 25
 DRIFTED_NAMED = 10  # the drifted resources a drifted stack names at the top of the region
 # An upstream in one of these holds back the runs of the stacks that depend on it.
 HOLDING = frozenset({Health.IN_PROGRESS, Health.WAITING})
@@ -282,7 +282,24 @@ def waiting(request, service, stack_id: str) -> HttpResponse:
     return _page(request, stack_id, "waiting", region, {
         "connection": service.connection, "stack": stack.data, "latest": latest,
         "is_waiting": is_waiting, "holding": holding, "pool": pool,
+        "pool_facts": pool_facts(pool) if pool else [],
     })  # fmt: skip
+
+
+def pool_facts(pool: PoolLoad) -> list[tuple[str, str]]:
+    """What is known of a pool's load, as phrases: runs waiting, workers busy, drained."""
+    facts = []
+    if pool.pending_runs is not None:
+        runs = "1 run waits" if pool.pending_runs == 1 else f"{pool.pending_runs} runs wait"
+        facts.append(("pending", f"{runs} there"))
+    if pool.busy_workers is not None:
+        total = "?" if pool.workers is None else str(pool.workers)
+        facts.append(
+            ("busy", f"{pool.busy_workers} of {total} worker{'' if total == '1' else 's'} busy")
+        )
+    if pool.drained is not None:
+        facts.append(("drained", f"{pool.drained} drained"))
+    return facts
 
 
 def lock(request, service, stack_id: str) -> HttpResponse:
