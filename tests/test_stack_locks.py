@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from django.contrib.auth.models import Group
 
 from dashboard.models import AuditEntry
 from tests.conftest import HTMX, parse, region_of
@@ -92,3 +95,19 @@ def test_read_only_mode_hides_and_refuses_locks(operator_client, connected, sett
     assert not lock_region(operator_client, stack.id).select("a.button")
     assert operator_client.post(f"/stacks/{stack.id}/lock/", {"note": "x"}).status_code == 403
     assert stack.locked_by is None
+
+
+def test_an_operator_cannot_lock_outside_their_spaces(
+    client, connected, django_user_model, settings
+):
+    data_space = next(s.id for s in connected.world.spaces if s.name == "data")
+    settings.PORTAL_SPACE_ACCESS = json.dumps({"team-data": [data_space]})
+    person = django_user_model.objects.create_user("dee", password="pw-dee-12345")
+    person.groups.add(Group.objects.create(name="team-data"), Group.objects.get(name="operators"))
+    client.force_login(person)
+    stack = next(s for s in connected.world.stacks if s.space_details.name != "data")
+    assert client.get(f"/stacks/{stack.id}/lock/").status_code == 404
+    assert client.post(f"/stacks/{stack.id}/lock/", {"note": "x"}).status_code == 404
+    assert "stackLock" not in connected.stats()["by_field"]
+    entry = AuditEntry.objects.get()
+    assert (entry.action, entry.succeeded) == ("stack_lock", False)

@@ -30,7 +30,8 @@ from dashboard.converters import RUN_ID
 from dashboard.decorators import with_service
 from dashboard.regions import Region, render_regions
 from dashboard.spacelift.service import SpaceliftService
-from dashboard.spacelift.types import Health, Stack, StackState
+from dashboard.spacelift.snapshot import Snapshot
+from dashboard.spacelift.types import Health, Run, Stack, StackState
 from dashboard.spacelift.types.health import PoolLoad, Resource, StackRef
 from dashboard.stacks.locks import holder_of
 
@@ -119,11 +120,15 @@ def dependencies(request, service, stack_id: str) -> HttpResponse:
     if health.data is not None:
         up = _neighbours(request, service, health.data.depends_on)
         down = _neighbours(request, service, health.data.needed_by)
-    stack = service.stack(stack_id).data
-    region = Region.of(request, "health-dependencies", health, stack_id, _states(up + down))
+    snapshot, _, is_waiting = _waiting(service, stack_id)
+    stack = snapshot.data
+    # Held back: it waits, and an upstream is still running (or awaits a confirmation).
+    holding = [n for n in up if n.holding] if is_waiting else []
+    region = Region.of(request, "health-dependencies", health, stack_id, _states(up + down),
+                       str(is_waiting))  # fmt: skip
     return _page(request, stack_id, "dependencies", region, {
         "connection": service.connection, "health": health.data, "up": up, "down": down,
-        "holding": [n for n in up if n.holding],
+        "holding": holding,
         "graph": graph(stack, up, down) if len(up) + len(down) > 1 else None,
     })  # fmt: skip
 
@@ -261,7 +266,9 @@ def cron_in_words(expression: str) -> str:
 _WEEKDAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
 
 
-def waiting(request, service, stack_id: str) -> HttpResponse:
+def _waiting(service, stack_id: str) -> tuple[Snapshot, Run | None, bool]:
+    """The stack, its latest tracked run, and whether it waits (READY, or a run QUEUED or
+    READY): read as the stack page reads them, so from the cache."""
     stack = service.stack(stack_id)
     runs = service.runs(stack_id)
     latest = runs.data[0] if runs.data else None
@@ -269,6 +276,11 @@ def waiting(request, service, stack_id: str) -> HttpResponse:
         stack.data.state == StackState.READY
         or (latest is not None and latest.state_raw in ("QUEUED", "READY"))
     )
+    return stack, latest, is_waiting
+
+
+def waiting(request, service, stack_id: str) -> HttpResponse:
+    stack, latest, is_waiting = _waiting(service, stack_id)
     holding, pool = [], None
     if is_waiting:
         health = service.stack_health(stack_id).data
@@ -278,7 +290,8 @@ def waiting(request, service, stack_id: str) -> HttpResponse:
         pool = service.worker_pool(pool_record.id if pool_record else "",
                                    pool_record.name if pool_record else "").data  # fmt: skip
     parts = (str(is_waiting), latest.id if latest else "", _states(holding), repr(pool))
-    region = Region.of(request, "health-waiting", stack, stack_id, *parts)
+    region = Region.of(request, "health-waiting", stack, stack_id, *parts,
+                       live=f"stack-{stack_id}")  # fmt: skip
     return _page(request, stack_id, "waiting", region, {
         "connection": service.connection, "stack": stack.data, "latest": latest,
         "is_waiting": is_waiting, "holding": holding, "pool": pool,
@@ -307,7 +320,7 @@ def lock(request, service, stack_id: str) -> HttpResponse:
     From the stack read the page has made already: no query of its own."""
     stack = service.stack(stack_id)
     holder = holder_of(stack.data, service.connection.key_id) if stack.data else ""
-    region = Region.of(request, "health-lock", stack, stack_id, holder)
+    region = Region.of(request, "health-lock", stack, stack_id, holder, live=f"stack-{stack_id}")
     return _page(request, stack_id, "lock", region, {
         "connection": service.connection, "stack": stack.data, "holder": holder,
     })  # fmt: skip
