@@ -148,6 +148,15 @@ def test_a_key_that_may_not_read_worker_pools_is_said_so(viewer_client, connecte
     assert region.select_one(".banner-error") is None
 
 
+def test_a_failed_pool_read_is_said_and_the_rest_of_the_region_stays(viewer_client, connected):
+    stack = next(s for s in connected.world.stacks if s.state == "READY")
+    health(viewer_client, stack.id, "dependencies")  # the stack, its runs and its dependencies
+    connected.set_faults(mode="graphql_error")  # from now on Spacelift fails every query
+    region = health(viewer_client, stack.id, "waiting")
+    assert "could not be read" in region.select_one("[data-pool]").get_text()
+    assert region.select_one("[data-waiting]")
+
+
 def test_opening_a_stack_costs_a_bounded_number_of_queries(viewer_client, connected):
     viewer_client.get("/")  # the list, as from the overview
     connected.reset_stats()

@@ -281,21 +281,24 @@ def _waiting(service, stack_id: str) -> tuple[Snapshot, Run | None, bool]:
 
 def waiting(request, service, stack_id: str) -> HttpResponse:
     stack, latest, is_waiting = _waiting(service, stack_id)
-    holding, pool = [], None
+    holding, pool, pool_problem = [], None, ""
     if is_waiting:
         health = service.stack_health(stack_id).data
         if health is not None:
             holding = [n for n in _neighbours(request, service, health.depends_on) if n.holding]
         pool_record = stack.data.worker_pool
-        pool = service.worker_pool(pool_record.id if pool_record else "",
-                                   pool_record.name if pool_record else "").data  # fmt: skip
-    parts = (str(is_waiting), latest.id if latest else "", _states(holding), repr(pool))
+        load = service.worker_pool(pool_record.id if pool_record else "",
+                                   pool_record.name if pool_record else "")  # fmt: skip
+        pool = load.data
+        pool_problem = load.problem.summary if load.problem and pool is None else ""
+    parts = (str(is_waiting), latest.id if latest else "", _states(holding), repr(pool),
+             pool_problem)  # fmt: skip
     region = Region.of(request, "health-waiting", stack, stack_id, *parts,
                        live=f"stack-{stack_id}")  # fmt: skip
     return _page(request, stack_id, "waiting", region, {
         "connection": service.connection, "stack": stack.data, "latest": latest,
         "is_waiting": is_waiting, "holding": holding, "pool": pool,
-        "pool_facts": pool_facts(pool) if pool else [],
+        "pool_facts": pool_facts(pool) if pool else [], "pool_problem": pool_problem,
     })  # fmt: skip
 
 
