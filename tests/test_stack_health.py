@@ -11,7 +11,7 @@ from tests.conftest import HTMX, parse, poll_values, region_of
 
 pytestmark = pytest.mark.django_db
 
-PARTS = ("lock", "waiting", "dependencies", "drift", "resources", "previews")
+PARTS = ("drifted", "lock", "waiting", "dependencies", "drift", "resources", "previews")
 
 
 def health(client, stack_id: str, part: str, query: str = ""):
@@ -98,8 +98,13 @@ def test_it_lists_resources_by_type_and_marks_and_names_the_drifted_ones(viewer_
     drifted = sorted(e.address for e in entities if e.drifted)
     region = health(viewer_client, "k8s-cluster-prod", "resources")
     assert region.select_one("[data-resource-count]").get_text().startswith(f"{len(entities)} ")
-    named = region.select("[data-drifted-resources] li code")
+    # First among the stack's health: the drifted ones by name.
+    named = health(viewer_client, "k8s-cluster-prod", "drifted").select(
+        "[data-drifted-resources] li code"
+    )
     assert [c.get_text() for c in named] == drifted
+    calm = next(s.id for s in connected.world.stacks if not s.is_drifted and s.entity_count)
+    assert "No resource has drifted" in health(viewer_client, calm, "drifted").get_text()
     assert len(region.select("tr[data-resource]")) == 25  # a page
     assert region.select("tbody[data-type]")
     # Search, and drifted only: the drifted rows are marked with when.

@@ -37,6 +37,7 @@ from dashboard.stacks.locks import holder_of
 
 # What each region is called on the page, in the order the page shows them.
 PARTS = {
+    "drifted": "Drifted resources",
     "lock": "Lock",
     "waiting": "Waiting",
     "dependencies": "Dependencies",
@@ -45,7 +46,7 @@ PARTS = {
     "previews": "Pull-request previews",
 }
 RESOURCES_PAGE = 25
-DRIFTED_NAMED = 10  # the drifted resources a drifted stack names at the top of the region
+DRIFTED_NAMED = 10  # the drifted resources a drifted stack names at the top of its health
 # An upstream in one of these holds back the runs of the stacks that depend on it.
 HOLDING = frozenset({Health.IN_PROGRESS, Health.WAITING})
 # Graph drawing: one column each for upstreams, the stack, downstreams.
@@ -199,7 +200,6 @@ def resources(request, service, stack_id: str) -> HttpResponse:
     counts: dict[str, int] = {}
     for resource in matching:
         counts[resource.type] = counts.get(resource.type, 0) + 1
-    drifted = sorted((r for r in every if r.drifted_at), key=lambda r: r.address)
     base = reverse("dashboard:health", args=[stack_id, "resources"])
 
     def url(to_page: int) -> str:
@@ -212,10 +212,22 @@ def resources(request, service, stack_id: str) -> HttpResponse:
         "connection": service.connection, "resources": snapshot.data, "query": query,
         "drifted_only": drifted_only, "matching": len(matching), "types": len(counts),
         "groups": [(kind, counts[kind], items) for kind, items in groups.items()],
-        "drifted": drifted[:DRIFTED_NAMED], "drifted_more": max(0, len(drifted) - DRIFTED_NAMED),
-        "drifted_count": len(drifted), "page": page, "pages": pages, "base_url": base,
+        "page": page, "pages": pages, "base_url": base,
         "previous_url": url(page - 1) if page > 1 else "",
         "next_url": url(page + 1) if page < pages else "",
+    })  # fmt: skip
+
+
+def drifted(request, service, stack_id: str) -> HttpResponse:
+    """The drifted resources by name, first among the stack's health: from the same cached
+    read as Resources, so no query of its own."""
+    snapshot = service.resources(stack_id)
+    found = sorted((r for r in snapshot.data or () if r.drifted_at), key=lambda r: r.address)
+    region = Region.of(request, "health-drifted", snapshot, stack_id)
+    return _page(request, stack_id, "drifted", region, {
+        "connection": service.connection, "resources": snapshot.data,
+        "drifted": found[:DRIFTED_NAMED], "drifted_more": max(0, len(found) - DRIFTED_NAMED),
+        "drifted_count": len(found),
     })  # fmt: skip
 
 
@@ -355,6 +367,7 @@ def drift_summary(stacks: list[Stack] | None) -> DriftSummary | None:
 
 
 _BUILDERS: dict[str, Callable[[HttpRequest, SpaceliftService, str], HttpResponse]] = {
+    "drifted": drifted,
     "lock": lock,
     "dependencies": dependencies,
     "previews": previews,
