@@ -47,10 +47,16 @@ class Chunk:
     lines: list
     earlier: bool = False  # lines before these exist: offer "load earlier"
     follow: Region | None = None  # the phase still runs: the region polling for more
+    marked: int | None = None  # the 1-based number of the line that says why the run failed
 
     @property
     def start(self) -> int:
         return self.first_line + 1
+
+    @property
+    def numbered(self) -> list[tuple[int, object]]:
+        """Each line with its 1-based number in the phase, as the `<ol start>` shows it."""
+        return list(enumerate(self.lines, start=self.start))
 
     @property
     def next_line(self) -> int:
@@ -79,14 +85,19 @@ def following(
 
 
 def tail_chunk(
-    request: HttpRequest, records: RunRecords, stack_id: str, run_id: str, phase: Phase
+    request: HttpRequest,
+    records: RunRecords,
+    stack_id: str,
+    run_id: str,
+    phase: Phase,
+    marked: int | None = None,
 ) -> Chunk:
     tail = records.tail(stack_id, run_id, phase)
     url = phase_url(stack_id, run_id, phase)
     lines = render_lines(tail.lines)
     token = None if tail.finished else tail.next_token
     follow = following(request, url, token, tail.first_line + len(lines))
-    return Chunk(url, tail.first_line, lines, earlier=tail.earlier, follow=follow)
+    return Chunk(url, tail.first_line, lines, earlier=tail.earlier, follow=follow, marked=marked)
 
 
 @require_GET
