@@ -25,7 +25,7 @@ from dashboard.accounts import access as space_access
 from dashboard.decorators import with_service
 from dashboard.regions import Region, failed, held, unchanged
 from dashboard.runs.log_lines import render_lines
-from dashboard.runs.why import stack_for_why, why_stack_failed
+from dashboard.runs.why import stack_for_why, why_run_failed, why_stack_failed
 from dashboard.spacelift import errors
 from dashboard.spacelift.run_records import RunRecords
 from dashboard.spacelift.service import Snapshot, SpaceliftService
@@ -127,10 +127,13 @@ def run_log(
             follow = following(request, url, None if finished else token, line + len(rendered))
             if follow is not None and held(request, follow):
                 return unchanged(follow)  # nothing new: the page keeps its token
-            chunk = Chunk(url, line, rendered, follow=follow)
+            # The phase's last lines: the one that says why the run failed, if it did, is marked.
+            marked = _why_line(records, stack_id, run_id, phase) if follow is None else None
+            chunk = Chunk(url, line, rendered, follow=follow, marked=marked)
         elif (before := request.GET.get("before")) is not None:
             first, lines = records.lines_before(stack_id, run_id, phase, _int(before))
-            chunk = Chunk(url, first, render_lines(lines), earlier=first > 0)
+            marked = _why_line(records, stack_id, run_id, phase)
+            chunk = Chunk(url, first, render_lines(lines), earlier=first > 0, marked=marked)
         else:
             chunk = tail_chunk(request, records, stack_id, run_id, phase)
     except errors.SpaceliftError as exc:
@@ -142,6 +145,12 @@ def run_log(
         chunk = Chunk(url, line, [], follow=following(request, url, after, line, failure))
     context["chunk"] = chunk
     return render(request, _template(request), context)
+
+
+def _why_line(records: RunRecords, stack_id: str, run_id: str, phase: Phase) -> int | None:
+    """The number of the line that says why the run failed, when it failed in this phase."""
+    why = why_run_failed(records, stack_id, run_id)
+    return why.line_number if why and why.phase == phase else None
 
 
 def _template(request: HttpRequest) -> str:

@@ -161,7 +161,7 @@ def run_detail(
     # A run that has ended never changes again: its page stops polling, once it shows why
     # it failed (the log may say so a poll after the run says FAILED).
     moving = run is None or not (run.finished or run.state.is_terminal)
-    moving = moving or (run.state is RunState.FAILED and why is None)
+    moving = moving or (run.state is RunState.FAILED and (why is None or not why.settled))
     regions = [Region.of(request, "run", snapshot, stack_id, run_id, why_part(why), polling=moving)]
     logs = None
     if run is not None:
@@ -196,4 +196,4 @@ def why_part(why: Why | None) -> str:
     """What of the why line the run region's version names: whether it is known, and its line."""
     if why is None:
         return ""
-    return f"why:{why.line_number}:{why.line or ''}:{why.problem}"
+    return f"why:{why.line_number}:{why.line or ''}:{why.problem}:{why.settled}"

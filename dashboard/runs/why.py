@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.urls import reverse
 
@@ -27,6 +27,7 @@ class Why:
     problem: str = ""  # Spacelift could not be read: say so, and try again next time
     line_number: int | None = None  # the line's 1-based number in the failed phase's log
     stack_id: str = ""
+    settled: bool = True  # False: the failed phase's log was still being written when read
 
     @property
     def url(self) -> str:
@@ -68,6 +69,7 @@ def why_run_failed(records: RunRecords, stack_id: str, run_id: str) -> Why | Non
                 number = tail.first_line + at[0] + 1
                 why = Why(run_id, phase, at[1], line_number=number, stack_id=stack_id)
             complete = tail.finished
+            why = replace(why, settled=complete)
     except errors.SpaceliftError as exc:
         logger.info("Could not read why run %s failed: %s", run_id, exc.message)
         return Why(run_id, problem=exc.summary, stack_id=stack_id)
