@@ -267,6 +267,11 @@ def test_an_unconfirmed_run_page_lists_every_resource_its_plan_changes(viewer_cl
     ]
     for resource in moved:
         assert f"moved from <code>{html_lib.escape(resource['previous_address'])}</code>" in plan
+    # The plan is part of the run region: its poll brings it with Confirm; the logs' does not.
+    assert 'class="plan"' in run_page(viewer_client, stack, run, data={"region": "run"}, **HTMX)\
+        .content.decode()  # fmt: skip
+    logs = run_page(viewer_client, stack, run, data={"region": "logs"}, **HTMX)
+    assert 'class="plan"' not in logs.content.decode()
 
 
 def test_an_unknown_kind_of_change_is_shown_as_it_came(viewer_client, connected):
