@@ -79,6 +79,7 @@ class AuditEntry(models.Model):
         TRIGGER = "trigger", "Trigger run"
         CONFIRM = "confirm", "Confirm run"
         DISCARD = "discard", "Discard run"
+        RETRY = "retry", "Retry run"
         CONNECTION_SAVE = "connection_save", "Save connection"
         CONNECTION_TEST = "connection_test", "Test connection"
         CONNECTION_REMOVE = "connection_remove", "Remove connection"

@@ -117,6 +117,7 @@ def _mutation_resolvers() -> dict[str, Callable[..., Any]]:
         "runDiscard": lambda _, info, stack, run=None, note=None: world(info).discard_run(
             stack, run, actor(info), note
         ),
+        "runRetry": lambda _, info, stack, run: world(info).retry_run(stack, run, actor(info)),
     }
 
 

@@ -182,6 +182,22 @@ class World:
                     self._timeline.keep_moving(other)
             return run
 
+    def retry_run(self, stack_id: str, run_id: str, actor: str) -> Run:
+        """`runRetry`: a new run of the same type on the failed run's commit and branch, as
+        spacectl's `run retry` reports it (it prints the new run's ID, not the old one's)."""
+        with self.lock:
+            stack = self._writable_stack(stack_id)
+            run = self._run_of(stack, run_id)
+            if not run.can_retry:
+                raise WorldError(f"run {run.id} is {run.state}: only a failed run can be retried")
+            if stack.locked_by and stack.locked_by != actor:
+                raise WorldError(f"stack {stack_id} is locked by {stack.locked_by}")
+            commit = run.commit or stack.tracked_commit
+            if commit is None:
+                raise WorldError(f"run {run.id} has no commit to retry")
+            now = int(self.clock())
+            return self._timeline.new_run(stack, run.type, commit, now, actor, run.branch)
+
     def _pending_run(self, stack: Stack, run_id: str | None) -> Run:
         if run_id:
             return self._run_of(stack, run_id)

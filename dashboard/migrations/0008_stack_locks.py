@@ -1,4 +1,4 @@
-# The audit log records stack locks and unlocks (issue 22).
+# The audit log records stack locks and unlocks (issue 22) and run retries (issue 20).
 
 from django.db import migrations, models
 
@@ -17,6 +17,7 @@ class Migration(migrations.Migration):
                     ("trigger", "Trigger run"),
                     ("confirm", "Confirm run"),
                     ("discard", "Discard run"),
+                    ("retry", "Retry run"),
                     ("connection_save", "Save connection"),
                     ("connection_test", "Test connection"),
                     ("connection_remove", "Remove connection"),

@@ -147,6 +147,11 @@ class SpaceliftClient(HealthClient, EmptyAnswerChecks, GraphQLExchange):
         data = self.execute(documents.RUN_DISCARD, {"stack": stack_id, "run": run_id, "note": note})
         return self._run_result(data, "runDiscard")
 
+    def retry_run(self, stack_id: str, run_id: str) -> tuple[str, str]:
+        """A failed run again: returns the new run's ID and state."""
+        data = self.execute(documents.RUN_RETRY, {"stack": stack_id, "run": run_id})
+        return self._run_result(data, "runRetry")
+
     def _run_result(self, data: dict[str, Any], field: str) -> tuple[str, str]:
         run = data.get(field) or {}
         return self._parse(lambda: (str(run["id"]), str(run.get("state") or "")))

@@ -160,6 +160,12 @@ mutation RunDiscard($stack: ID!, $run: ID, $note: String) {
 }
 """
 
+# spacectl's `run retry` (stack/run_retry.go) sends runRetry(stack: $stack, run: $run) and
+# reports the ID it answers as the new run's: a retry is a new run. It takes no note.
+RUN_RETRY = """
+mutation RunRetry($stack: ID!, $run: ID!) { runRetry(stack: $stack, run: $run) { id state } }
+"""
+
 # A stack's own environment (what Diginfra reads as remote variables). spacectl's `stack
 # environment` reads `id type value writeOnly runtime`. No checksum: a hash of a short secret
 # can be guessed, and the page has no use for it.

@@ -114,6 +114,8 @@ def stack_detail(request: HttpRequest, service: SpaceliftService, stack_id: str)
     runs, environment = reads["runs"], reads["environment"]
     regions = [
         Region.of(request, "stack", stack, stack_id, live=f"stack-{stack_id}"),
+        # The configuration, folded below the runs: the same read, its own region.
+        Region.of(request, "config", stack, stack_id, live=f"stack-{stack_id}"),
         Region.of(request, "runs", runs, stack_id, before=before, live=f"stack-{stack_id}"),
         Region.of(request, "environment", environment, stack_id),
     ]

@@ -195,3 +195,30 @@ document.addEventListener("htmx:afterSettle", () => {
   const found = root.querySelectorAll(selector)[Math.max(0, index)];
   if (found) found.focus({ preventScroll: true });
 });
+
+// A run's phases re-render with the logs region (their labels follow the run); each phase the
+// page already showed stays open or closed as the person left it. Its log body is kept by
+// hx-preserve, so nothing is read again.
+let phasesBefore = null;
+document.addEventListener("htmx:beforeSwap", (event) => {
+  const region = event.detail.target;
+  if (!event.detail.shouldSwap || !region || !region.querySelectorAll) return;
+  const phases = region.querySelectorAll("details.phase[id]");
+  if (!phases.length) return;
+  phasesBefore = new Map([...phases].map((phase) => [phase.id, phase.open]));
+});
+document.addEventListener("htmx:afterSwap", () => {
+  if (!phasesBefore) return;
+  phasesBefore.forEach((open, id) => {
+    const phase = document.getElementById(id);
+    if (phase && phase.open !== open) phase.open = open;
+  });
+  phasesBefore = null;
+});
+
+// A failed run opens on its failing line: the browser goes there itself for a link to
+// #failed-line; a plain visit is brought there too, once, as the page loads.
+document.addEventListener("DOMContentLoaded", () => {
+  const line = document.getElementById("failed-line");
+  if (line && !window.location.hash) line.scrollIntoView({ block: "center" });
+});
