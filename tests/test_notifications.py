@@ -20,7 +20,10 @@ from django.test import Client
 from dashboard.models import AuditEntry, NotificationRoute, NotifiedProblem, OutboxMessage
 from dashboard.notifications import lease, routes
 from dashboard.notifications.watcher import Watcher
+from dashboard.notifications.watcher import watcher as the_watcher
 from dashboard.spacelift.types import Space
+from dashboard.webhooks import hints
+from dashboard.webhooks.signature import sign
 from tests.asgi_server import share_the_test_database_with_server_threads
 from tests.conftest import parse
 from tests.notification_receivers import http_receiver, smtp_receiver
@@ -316,6 +319,25 @@ def test_a_route_sees_only_its_spaces_and_kinds_and_labels(world, clock, setting
         assert len(receiver.take("/hooks/portal/c")) == 1
 
 
+@pytest.mark.django_db
+def test_the_first_look_sends_one_summary_with_each_failed_stacks_why_line(
+    scripted_failure, still_time, settings, receiver
+):
+    from tests.test_run_logs import WHY
+
+    stack, _ = scripted_failure
+    settings.PORTAL_BASE_URL = BASE_URL
+    settings.PORTAL_NOTIFY = json.dumps([route("ops", receiver.json_url, kinds=["failed"])])
+    watcher = Watcher()
+    watcher.tick()
+    [summary] = receiver.take()
+    assert summary.body["title"].startswith("Spacelift Portal is watching:")
+    entry = summary.body["message"].split(f": {stack.name}")[1].split("\n\n")[0]
+    assert f"Why: {WHY}" in entry and f"{BASE_URL}/stacks/{stack.id}/" in entry
+    watcher.tick()
+    assert receiver.take() == []  # the summary once, and only once
+
+
 # The page ---------------------------------------------------------------------------------
 
 
@@ -397,7 +419,10 @@ def test_with_no_page_open_the_background_thread_delivers_and_a_hung_receiver_sl
     world, clock, settings, receiver, viewer_client
 ):
     settings.PORTAL_NOTIFY = json.dumps([route("ops", receiver.json_url)])
-    watcher = Watcher()
+    settings.PORTAL_WEBHOOK_SECRET = WEBHOOK_SECRET
+    # The thread's own interval outlasts every wait below: only a poke makes it look.
+    settings.PORTAL_POLL_SECONDS = 60
+    watcher = the_watcher  # the process's own, which webhooks wake
     watcher.start()
     try:
         ticks = watcher.ticks
@@ -419,9 +444,34 @@ def test_with_no_page_open_the_background_thread_delivers_and_a_hung_receiver_sl
         assert stack.name in message.body["message"]
         assert f"{BASE_URL}/stacks/{stack.id}/" in message.body["message"]
         assert NotifiedProblem.objects.filter(stack_id=stack.id).exists()
+
+        # A webhook: the watcher looks at once, without waiting for the list to expire.
+        receiver.hold = False
+        other = healthy_stacks(world)[1]
+        set_state(world, other, "FAILED")
+        assert post_webhook(viewer_client, other.id).status_code == 202
+        wait_for(lambda: receiver.received, "the webhook's news did not arrive")
+        [news] = receiver.take()
+        assert other.name in news.body["message"] and stack.name not in news.body["message"]
     finally:
         watcher.stop()
+        hints.rereader.wait_idle(10)
+        hints.rereader.stop()
     assert not watcher.running
+
+
+WEBHOOK_SECRET = "whsec-notify-42"
+
+
+def post_webhook(client, stack_id: str):
+    raw = json.dumps({"account": "simulated", "stateVersion": 7, "run": {"id": "01RUNNOTIFY"},
+                      "stack": {"id": stack_id}}).encode()  # fmt: skip
+    return client.post(
+        "/webhooks/spacelift/",
+        raw,
+        content_type="application/json",
+        HTTP_X_SIGNATURE_256=sign(WEBHOOK_SECRET, raw),
+    )
 
 
 def wait_for(condition, what: str, timeout: float = 10) -> None:
