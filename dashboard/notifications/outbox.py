@@ -21,7 +21,7 @@ from django.db.models import Count
 
 from dashboard.models import OutboxMessage
 from dashboard.notifications import lease
-from dashboard.notifications.routes import Route, asset, route_by_key
+from dashboard.notifications.routes import Route, apprise_quiet, asset, route_by_key
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +41,9 @@ def send(url: str, title: str, body: str) -> str:
     import apprise
 
     sender = apprise.Apprise(asset=asset())
-    if not sender.add(url):
+    with apprise_quiet():
+        added = sender.add(url)
+    if not added:
         return "Apprise cannot use this route's URL"
     options = {"body": body, "title": title, "body_format": apprise.NotifyFormat.TEXT}
     if "timeout" in inspect.signature(sender.notify).parameters:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import urlsplit
@@ -79,14 +81,8 @@ def url_problem(url: str) -> str:
 
     if not url.strip():
         return "the URL is empty"
-    # Apprise logs what it cannot parse at ERROR, with the URL (masked); the reason is ours.
-    apprise_logger = logging.getLogger("apprise")
-    level = apprise_logger.level
-    apprise_logger.setLevel(logging.CRITICAL)
-    try:
+    with apprise_quiet():
         plugin = apprise.Apprise.instantiate(url.strip(), asset=asset())
-    finally:
-        apprise_logger.setLevel(level)
     if plugin is None:
         scheme = urlsplit(url.strip()).scheme or "(none)"
         return (
@@ -94,6 +90,30 @@ def url_problem(url: str) -> str:
             "token or address missing)"
         )
     return ""
+
+
+class _ThisThreadOnly(logging.Filter):
+    """Drops the records of the thread that made it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.thread = threading.get_ident()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.thread != self.thread
+
+
+@contextmanager
+def apprise_quiet() -> Iterator[None]:
+    """Apprise's log records from this thread dropped: a URL it cannot load is logged whole
+    ("Could not load Slack URL: slack://…"), tokens and all. Other threads keep theirs."""
+    quiet = _ThisThreadOnly()
+    apprise_logger = logging.getLogger("apprise")
+    apprise_logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        apprise_logger.removeFilter(quiet)
 
 
 def asset():
