@@ -1,7 +1,7 @@
 """Notifications (issue 23): real Apprise against a real SMTP server and a local HTTP receiver.
 
 The watcher's `tick()` is driven directly and the service clock moved, instead of waiting for
-intervals; one test runs the real background thread, woken with `poke()`.
+intervals; test_notifications_background.py runs the real background thread.
 """
 
 from __future__ import annotations
@@ -10,77 +10,26 @@ import json
 import os
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
 from django.test import Client
 
-from dashboard.models import AuditEntry, NotificationRoute, NotifiedProblem, OutboxMessage
+from dashboard.models import AuditEntry, NotificationRoute, OutboxMessage
 from dashboard.notifications import lease, routes
 from dashboard.notifications.watcher import Watcher
-from dashboard.notifications.watcher import watcher as the_watcher
 from dashboard.spacelift.types import Space
-from dashboard.webhooks import hints
-from dashboard.webhooks.signature import sign
-from tests.asgi_server import share_the_test_database_with_server_threads
 from tests.conftest import parse
-from tests.notification_receivers import http_receiver, smtp_receiver
-
-# The background-thread test's sender has a connection of its own (see tests/asgi_server.py).
-share_the_test_database_with_server_threads()
-
-BASE_URL = "https://portal.example.com"
-
-
-@pytest.fixture
-def receiver():
-    with http_receiver() as running:
-        yield running
-
-
-@pytest.fixture
-def smtp():
-    with smtp_receiver() as running:
-        yield running
-
-
-@pytest.fixture
-def world(connected, still_time, clock, settings):
-    """The simulated account standing still (only the test changes it), links at BASE_URL."""
-    settings.PORTAL_BASE_URL = BASE_URL
-    connected.rebuild_world(48, seed=7)
-    yield connected
-    connected.rebuild_world(48, seed=7)
-
-
-def space_id(sim, name: str) -> str:
-    return next(space.id for space in sim.world.spaces if space.name == name)
-
-
-def healthy_stacks(sim, space: str | None = None):
-    """Stacks that need no one: finished, not drifted, not locked, optionally in one space."""
-    return [
-        stack
-        for stack in sim.world.stacks
-        if stack.state == "FINISHED"
-        and not stack.is_drifted
-        and not stack.locked_by
-        and (space is None or stack.space_details.name == space)
-    ]
-
-
-def set_state(sim, stack, state: str) -> None:
-    """The stack's latest tracked run ends in `state`, as if it had just happened."""
-    with sim.world.lock:
-        stack.runs_of_type("TRACKED")[0].transition(state, int(time.time()))
-        stack.refresh_state()
-    assert stack.state == state
-
-
-def route(name: str, url: str, **filters) -> dict:
-    return {"name": name, "url": url, **filters}
+from tests.notifications_support import (  # noqa: F401 - fixtures
+    BASE_URL,
+    healthy_stacks,
+    receiver_fixture,
+    route,
+    set_state,
+    smtp_fixture,
+    space_id,
+    world_fixture,
+)
 
 
 def intervals_until(watcher: Watcher, clock, settings, arrived, most: int = 3) -> int:
@@ -409,75 +358,3 @@ def test_staff_add_edit_test_and_remove_a_route_audited_and_the_url_never_shown(
         'Removed route "ops"',
     ]
     assert all("pa55word" not in entry for entry in audited)
-
-
-# The background thread --------------------------------------------------------------------
-
-
-@pytest.mark.django_db(transaction=True)
-def test_with_no_page_open_the_background_thread_delivers_and_a_hung_receiver_slows_no_page(
-    world, clock, settings, receiver, viewer_client
-):
-    settings.PORTAL_NOTIFY = json.dumps([route("ops", receiver.json_url)])
-    settings.PORTAL_WEBHOOK_SECRET = WEBHOOK_SECRET
-    # The thread's own interval outlasts every wait below: only a poke makes it look.
-    settings.PORTAL_POLL_SECONDS = 60
-    watcher = the_watcher  # the process's own, which webhooks wake
-    watcher.start()
-    try:
-        ticks = watcher.ticks
-        watcher.poke()
-        wait_for(lambda: watcher.ticks > ticks, "the watcher did not look")
-        receiver.take()
-        receiver.hold = True  # the receiver hangs until released
-        stack = healthy_stacks(world)[0]
-        set_state(world, stack, "FAILED")
-        clock.advance(settings.PORTAL_POLL_SECONDS)
-        watcher.poke()
-        assert receiver.arrived.wait(10), "nothing was sent"
-        # The sender is stuck in the receiver; pages answer as usual.
-        assert viewer_client.get("/").status_code == 200
-        assert viewer_client.get(f"/stacks/{stack.id}/").status_code == 200
-        receiver.release.set()
-        wait_for(lambda: receiver.received, "the message did not arrive")
-        [message] = receiver.take()
-        assert stack.name in message.body["message"]
-        assert f"{BASE_URL}/stacks/{stack.id}/" in message.body["message"]
-        assert NotifiedProblem.objects.filter(stack_id=stack.id).exists()
-
-        # A webhook: the watcher looks at once, without waiting for the list to expire.
-        receiver.hold = False
-        other = healthy_stacks(world)[1]
-        set_state(world, other, "FAILED")
-        assert post_webhook(viewer_client, other.id).status_code == 202
-        wait_for(lambda: receiver.received, "the webhook's news did not arrive")
-        [news] = receiver.take()
-        assert other.name in news.body["message"] and stack.name not in news.body["message"]
-    finally:
-        watcher.stop()
-        hints.rereader.wait_idle(10)
-        hints.rereader.stop()
-    assert not watcher.running
-
-
-WEBHOOK_SECRET = "whsec-notify-42"
-
-
-def post_webhook(client, stack_id: str):
-    raw = json.dumps({"account": "simulated", "stateVersion": 7, "run": {"id": "01RUNNOTIFY"},
-                      "stack": {"id": stack_id}}).encode()  # fmt: skip
-    return client.post(
-        "/webhooks/spacelift/",
-        raw,
-        content_type="application/json",
-        HTTP_X_SIGNATURE_256=sign(WEBHOOK_SECRET, raw),
-    )
-
-
-def wait_for(condition, what: str, timeout: float = 10) -> None:
-    """Wait for the background thread's work (a bound, never the measure)."""
-    done = threading.Event()
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, what
-        done.wait(0.02)

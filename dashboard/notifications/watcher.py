@@ -94,8 +94,11 @@ class Watcher:
             found = changes.everything_wrong(current, stacks)
         else:
             found = changes.news(previous, current, stacks)
+        coverage = self._coverage(service, routes) if found else {}
+        # Only what some route takes is worth a why line (a read of its run's log).
+        found = [c for c in found if any(takes(r, c, coverage) for r in routes)]
         found = self._with_why(service, found)
-        messages = self._messages(service, routes, found, summary=first, moment=moment)
+        messages = self._messages(service, routes, found, coverage, summary=first, moment=moment)
         with transaction.atomic():
             if not lease.take(self.holder):
                 return 0  # another process took over meanwhile: it will look itself
@@ -128,16 +131,19 @@ class Watcher:
             result.append(change)
         return result
 
-    def _messages(self, service, routes, found, *, summary, moment) -> list[OutboxMessage]:
-        if not found:
-            return []
+    def _coverage(self, service: SpaceliftService, routes: list[Route]) -> Coverage:
+        """Each route's spaces with those below them (None: every space)."""
         tree = []
         if any(route.spaces for route in routes):
             tree = service.spaces().data or []  # unreadable: the named spaces only, never more
+        return {route.key: route.covered_spaces(tree) for route in routes}
+
+    def _messages(
+        self, service, routes, found, coverage, *, summary, moment
+    ) -> list[OutboxMessage]:
         messages = []
         for route in routes:
-            covered = route.covered_spaces(tree)
-            mine = [c for c in found if c.for_route(route) and route.covers(c.stack, covered)]
+            mine = [c for c in found if takes(route, c, coverage)]
             if not mine:
                 continue
             title, body = changes.digest(mine, service.connection, summary=summary)
@@ -206,6 +212,14 @@ class Watcher:
                 failing = True
             finally:
                 close_old_connections()
+
+
+Coverage = dict[str, frozenset[str] | None]
+
+
+def takes(route: Route, change: changes.Change, coverage: Coverage) -> bool:
+    """Whether `route` is told of `change`: its kind, and a stack its spaces and labels cover."""
+    return change.for_route(route) and route.covers(change.stack, coverage[route.key])
 
 
 def _remember(fingerprint: str, previous: dict[str, list[str]], current, moment) -> None:

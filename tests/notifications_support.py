@@ -1,6 +1,9 @@
-"""Real receivers for the notification tests: an HTTP server that takes Apprise's json:// posts
-(and a Slack-shaped webhook, the same server with the payload renamed to Slack's {"text"}), and an
-SMTP server (aiosmtpd) that takes mailto:// messages. Both on free loopback ports, in threads.
+"""What the notification tests share: real receivers and a simulated account that stands still.
+
+An HTTP server takes Apprise's json:// posts (and a Slack-shaped webhook: the same server with
+the payload renamed to Slack's {"text"}), and an SMTP server (aiosmtpd) takes mailto://
+messages; both on free loopback ports, in threads. The fixtures are imported by the test
+modules under their pytest names (`receiver`, `smtp`, `world`).
 """
 
 from __future__ import annotations
@@ -8,12 +11,17 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.policy import default as default_policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+BASE_URL = "https://portal.example.com"
 
 
 @dataclass
@@ -140,3 +148,52 @@ def smtp_receiver() -> Iterator[SmtpReceiver]:
         yield receiver
     finally:
         controller.stop()
+
+
+@pytest.fixture(name="receiver")
+def receiver_fixture():
+    with http_receiver() as running:
+        yield running
+
+
+@pytest.fixture(name="smtp")
+def smtp_fixture():
+    with smtp_receiver() as running:
+        yield running
+
+
+@pytest.fixture(name="world")
+def world_fixture(connected, still_time, clock, settings):
+    """The simulated account standing still (only the test changes it), links at BASE_URL."""
+    settings.PORTAL_BASE_URL = BASE_URL
+    connected.rebuild_world(48, seed=7)
+    yield connected
+    connected.rebuild_world(48, seed=7)
+
+
+def space_id(sim, name: str) -> str:
+    return next(space.id for space in sim.world.spaces if space.name == name)
+
+
+def healthy_stacks(sim, space: str | None = None):
+    """Stacks that need no one: finished, not drifted, not locked, optionally in one space."""
+    return [
+        stack
+        for stack in sim.world.stacks
+        if stack.state == "FINISHED"
+        and not stack.is_drifted
+        and not stack.locked_by
+        and (space is None or stack.space_details.name == space)
+    ]
+
+
+def set_state(sim, stack, state: str) -> None:
+    """The stack's latest tracked run ends in `state`, as if it had just happened."""
+    with sim.world.lock:
+        stack.runs_of_type("TRACKED")[0].transition(state, int(time.time()))
+        stack.refresh_state()
+    assert stack.state == state
+
+
+def route(name: str, url: str, **filters) -> dict:
+    return {"name": name, "url": url, **filters}
