@@ -269,22 +269,29 @@ def test_a_route_sees_only_its_spaces_and_kinds_and_labels(world, clock, setting
 
 
 @pytest.mark.django_db
-def test_the_first_look_sends_one_summary_with_each_failed_stacks_why_line(
-    scripted_failure, still_time, settings, receiver
+def test_a_newly_failed_stack_comes_with_its_why_line_and_the_first_summary_costs_no_query(
+    scripted_failure, connected, still_time, clock, settings, receiver
 ):
     from tests.test_run_logs import WHY
 
     stack, _ = scripted_failure
     settings.PORTAL_BASE_URL = BASE_URL
-    settings.PORTAL_NOTIFY = json.dumps([route("ops", receiver.json_url, kinds=["failed"])])
+    settings.PORTAL_NOTIFY = json.dumps([route("ops", receiver.json_url)])
     watcher = Watcher()
     watcher.tick()
     [summary] = receiver.take()
     assert summary.body["title"].startswith("Spacelift Portal is watching:")
-    entry = summary.body["message"].split(f": {stack.name}")[1].split("\n\n")[0]
-    assert f"Why: {WHY}" in entry and f"{BASE_URL}/stacks/{stack.id}/" in entry
+    assert stack.name in summary.body["message"] and WHY not in summary.body["message"]
     watcher.tick()
     assert receiver.take() == []  # the summary once, and only once
+
+    for state in ("FINISHED", "FAILED"):  # it recovers, then fails again: news
+        set_state(connected, stack, state)
+        intervals_until(watcher, clock, settings, lambda: receiver.received)
+    [recovered, failed] = receiver.take()
+    assert recovered.body["title"] == "Spacelift: 1 recovered"
+    entry = failed.body["message"].split(f": {stack.name}")[1]
+    assert f"Why: {WHY}" in entry and f"{BASE_URL}/stacks/{stack.id}/" in entry
 
 
 # The page ---------------------------------------------------------------------------------

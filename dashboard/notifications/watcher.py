@@ -15,6 +15,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -24,14 +25,17 @@ from django.db import DatabaseError, close_old_connections, transaction
 from dashboard.models import NotifiedProblem, OutboxMessage, WatchedConnection
 from dashboard.notifications import changes, lease, outbox
 from dashboard.notifications.routes import Route, all_routes, forget
-from dashboard.spacelift import process_state
+from dashboard.spacelift import outbound, process_state
 from dashboard.spacelift.service import SpaceliftService
 from dashboard.spacelift.shared_cache import shared_cache
 
 logger = logging.getLogger(__name__)
 
-# Failed stacks whose why line one look reads at most (a run's log each, kept for long after).
+# Failed stacks whose why line one look reads at most (a run's log each, kept for long after),
+# and the time all of them may take: a slow Spacelift costs a message its why lines, never
+# the lease (LEASE_INTERVALS intervals) or the message itself.
 WHY_READS_PER_LOOK = 20
+WHY_SECONDS_PER_LOOK = 10.0
 # Old delivered messages are pruned at most this often.
 PRUNE_EVERY_SECONDS = 3600
 
@@ -97,7 +101,8 @@ class Watcher:
         coverage = self._coverage(service, routes) if found else {}
         # Only what some route takes is worth a why line (a read of its run's log).
         found = [c for c in found if any(takes(r, c, coverage) for r in routes)]
-        found = self._with_why(service, found)
+        if not first:  # the summary names what is wrong; why lines come with each change
+            found = self._with_why(service, found)
         messages = self._messages(service, routes, found, coverage, summary=first, moment=moment)
         with transaction.atomic():
             if not lease.take(self.holder):
@@ -113,23 +118,30 @@ class Watcher:
     def _with_why(
         self, service: SpaceliftService, found: list[changes.Change]
     ) -> list[changes.Change]:
-        """Each newly failed stack's why line (issue 12), read for at most a few stacks."""
+        """Each newly failed stack's why line (issue 12), for at most a few stacks; the others
+        keep the attention queue's reason ("Tracked run failed")."""
+        result, reads = [], 0
+        with outbound.within(WHY_SECONDS_PER_LOOK) as deadline:
+            for change in found:
+                if change.kind == "failed" and reads < WHY_READS_PER_LOOK:
+                    reads += 1
+                    why = self._why(service, change.stack, deadline)
+                    if why is not None and why.line:
+                        change = changes.Change(change.stack, change.kind, why.line)
+                result.append(change)
+        return result
+
+    def _why(self, service: SpaceliftService, stack, deadline: float):
         from dashboard.runs.why import why_stack_failed
 
-        result, reads = [], 0
-        for change in found:
-            if change.kind == "failed" and reads < WHY_READS_PER_LOOK:
-                reads += 1
-                try:
-                    with service.one_deadline():
-                        why = why_stack_failed(service, change.stack)
-                except Exception:  # a why line is a courtesy: never worth losing the message
-                    logger.warning("Why %s failed could not be read", change.stack.id)
-                    why = None
-                if why is not None and why.line:
-                    change = changes.Change(change.stack, change.kind, why.line)
-            result.append(change)
-        return result
+        if time.monotonic() >= deadline:
+            return None
+        try:
+            with service.one_deadline():
+                return why_stack_failed(service, stack)
+        except Exception:  # a why line is a courtesy: never worth losing the message
+            logger.warning("Why %s failed could not be read", stack.id)
+            return None
 
     def _coverage(self, service: SpaceliftService, routes: list[Route]) -> Coverage:
         """Each route's spaces with those below them (None: every space)."""
