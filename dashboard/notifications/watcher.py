@@ -196,7 +196,7 @@ class Watcher:
             self._wake.set()
             thread, self._thread = self._thread, None
         if thread is not None:
-            thread.join(timeout=30)
+            thread.join(timeout=5)  # a send in flight ends by its own timeouts
             try:
                 lease.release(self.holder)
             except DatabaseError:
