@@ -225,6 +225,7 @@ def test_a_receiver_that_is_down_gets_what_it_missed_once_back_and_pages_answer_
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("each_database")  # the lease's atomic update on PostgreSQL too
 def test_exactly_one_process_sends_and_another_takes_over_when_it_dies(
     world, clock, settings, receiver
 ):
