@@ -298,5 +298,7 @@ LOGGING = {
         # gql logs request payloads at DEBUG, and the token exchange carries the secret.
         "gql": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},
+        # Apprise logs a receiver's full URL (its tokens) at DEBUG when it sends a notification.
+        "apprise": {"level": "WARNING"},
     },
 }
