@@ -85,6 +85,8 @@ class AuditEntry(models.Model):
         SIGN_IN = "sign_in", "Sign in"
         ROLE_CHANGE = "role_change", "Role change"
         ACCESS_CHANGE = "access_change", "Space access change"
+        LOCK = "stack_lock", "Lock stack"
+        UNLOCK = "stack_unlock", "Unlock stack"
         NOTIFICATION_CHANGE = "notification", "Notification route change"
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

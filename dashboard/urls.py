@@ -11,6 +11,8 @@ from dashboard.notifications import views as notifications
 from dashboard.runs import actions, log_views
 from dashboard.runs import views as runs
 from dashboard.stacks import exports, modules
+from dashboard.stacks import health as stack_health
+from dashboard.stacks import locks as stack_locks
 from dashboard.stacks import views as stacks
 from dashboard.webhooks import panel as webhook_panel
 from dashboard.webhooks import receiver as webhooks
@@ -33,6 +35,9 @@ stack_urls = [
     path("", stacks.stack_detail, name="stack"),
     path("why/", log_views.stack_why, name="why"),
     path("badge.svg", exports.stack_badge, name="badge"),
+    path("health/<str:part>/", stack_health.stack_health, name="health"),
+    path("lock/", stack_locks.lock_stack, name="stack_lock"),
+    path("unlock/", stack_locks.unlock_stack, name="stack_unlock"),
     path("actions/trigger/", actions.trigger_run, name="trigger"),
     path("runs/<run_id:run_id>/", include(run_urls)),
 ]

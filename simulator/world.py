@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .generation import Account, commit_url, generate, move_in_time, random_commit
+from .health import HealthModel
 from .ids import stack_index_of_run
 from .model import TERMINAL_RUN_STATES, Module, Run, Space, Stack, WorldError
 from .search import search_modules, search_stacks
@@ -69,6 +70,7 @@ class World:
         self.active_stack_ids = account.active_stack_ids
         self.modules = account.modules
         self._modules_by_id = {module.id: module for module in self.modules}
+        self.health = HealthModel(self)  # derived from the records above
         self._timeline = Timeline(
             seed,
             self.anchor,

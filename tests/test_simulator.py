@@ -141,7 +141,9 @@ def test_schema_builds_with_every_documented_type_and_enum_value() -> None:
 def test_it_offers_only_the_mutations_the_portal_and_spacelifts_clients_send() -> None:
     mutation = load_schema().mutation_type
     assert mutation is not None
-    assert set(mutation.fields) == {"apiKeyUser", "runTrigger", "runConfirm", "runDiscard"}
+    assert set(mutation.fields) == {
+        "apiKeyUser", "runTrigger", "runConfirm", "runDiscard", "stackLock", "stackUnlock"
+    }  # fmt: skip
 
 
 def test_every_stack_and_run_field_resolves_for_every_stack(sim: SimulatorHandle) -> None:
@@ -693,6 +695,7 @@ def test_faults_are_switched_over_http_and_spare_the_control_endpoints(
         "no_introspection": False,
         "unaccepted_empty": False,
         "accept_no_tokens": False,
+        "no_worker_pools": False,
     }
     assert requests.get(faults_url, timeout=5).json()["mode"] == "http500"
     assert requests.get(f"{sim.url}/_sim/stats", timeout=5).status_code == 200

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from . import documents, errors, fields, registry
 from .empty_answers import EmptyAnswerChecks
 from .exchange import GraphQLExchange
+from .health import HealthClient
 from .types import (
     ConfigElement,
     IdpGroupMapping,
@@ -27,7 +28,7 @@ from .types import (
 T = TypeVar("T")
 
 
-class SpaceliftClient(EmptyAnswerChecks, GraphQLExchange):
+class SpaceliftClient(HealthClient, EmptyAnswerChecks, GraphQLExchange):
     # Reads --------------------------------------------------------------------------------
 
     def list_stacks(self) -> list[Stack]:

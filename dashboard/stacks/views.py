@@ -24,6 +24,7 @@ from dashboard.regions import Region, or_404, render_regions
 from dashboard.spacelift.service import SpaceliftService
 from dashboard.spacelift.shared_cache import shared_cache
 from dashboard.stacks import history
+from dashboard.stacks.health import drift_summary
 from dashboard.stacks.query import (
     ATTENTION_LIMIT,
     StackQueryForm,
@@ -82,6 +83,7 @@ def overview(request: HttpRequest, service: SpaceliftService) -> HttpResponse:
             "attention_stacks": len({item.stack.id for item in attention or []}),
             "strips": strips or {},
             "since": since,
+            "drift": drift_summary(snapshot.data),
         }
 
     # Shared by everyone who sees the same spaces, and by no one else.

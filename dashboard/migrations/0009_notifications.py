@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("dashboard", "0007_webhook_secret"),
+        ("dashboard", "0008_stack_locks"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -48,6 +48,8 @@ class Migration(migrations.Migration):
                     ("sign_in", "Sign in"),
                     ("role_change", "Role change"),
                     ("access_change", "Space access change"),
+                    ("stack_lock", "Lock stack"),
+                    ("stack_unlock", "Unlock stack"),
                     ("notification", "Notification route change"),
                 ],
                 max_length=20,
