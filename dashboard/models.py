@@ -88,6 +88,7 @@ class AuditEntry(models.Model):
         ACCESS_CHANGE = "access_change", "Space access change"
         LOCK = "stack_lock", "Lock stack"
         UNLOCK = "stack_unlock", "Unlock stack"
+        NOTIFICATION_CHANGE = "notification", "Notification route change"
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     user = models.ForeignKey(
@@ -193,3 +194,14 @@ class SpaceAccessRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.group}: {', '.join(self.spaces)}"
+
+
+# The notification tables live beside their code (dashboard/notifications/); imported here so
+# they are the app's models.
+from dashboard.notifications.models import (  # noqa: E402, F401
+    NotificationRoute,
+    NotifiedProblem,
+    NotifierLease,
+    OutboxMessage,
+    WatchedConnection,
+)

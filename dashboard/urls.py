@@ -7,6 +7,7 @@ from dashboard.accounts import access_views, people
 from dashboard.audit import views as audit
 from dashboard.connection import settings_page
 from dashboard.live import views as live
+from dashboard.notifications import views as notifications
 from dashboard.runs import actions, log_views
 from dashboard.runs import views as runs
 from dashboard.stacks import exports, modules
@@ -51,6 +52,15 @@ connection_urls = [
     path("webhook-secret/", webhook_panel.save_secret, name="webhook_secret"),
 ]
 
+# The notification routes: the page, and the actions its forms post to.
+notification_urls = [
+    path("", notifications.notifications, name="notifications"),
+    path("add/", notifications.add_route, name="notifications_add"),
+    path("<int:route_id>/", notifications.edit_route, name="notifications_edit"),
+    path("<int:route_id>/remove/", notifications.remove_route, name="notifications_remove"),
+    path("test/", notifications.send_test, name="notifications_test"),
+]
+
 # Below administration/: staff pages.
 administration_urls = [
     path("spacelift/", include(connection_urls)),
@@ -60,6 +70,7 @@ administration_urls = [
     path("people/<int:user_id>/operator/", people.set_operator, name="people_operator"),
     path("access/", access_views.access_rules, name="access"),
     path("access/mirror/", access_views.mirror_idp_mappings, name="access_mirror"),
+    path("notifications/", include(notification_urls)),
 ]
 
 urlpatterns = [
