@@ -42,6 +42,7 @@ class Migration(migrations.Migration):
                     ("trigger", "Trigger run"),
                     ("confirm", "Confirm run"),
                     ("discard", "Discard run"),
+                    ("retry", "Retry run"),
                     ("connection_save", "Save connection"),
                     ("connection_test", "Test connection"),
                     ("connection_remove", "Remove connection"),
