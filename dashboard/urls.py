@@ -9,7 +9,7 @@ from dashboard.connection import settings_page
 from dashboard.live import views as live
 from dashboard.runs import actions, log_views
 from dashboard.runs import views as runs
-from dashboard.stacks import exports, modules
+from dashboard.stacks import badges, exports, modules
 from dashboard.stacks import views as stacks
 from dashboard.webhooks import panel as webhook_panel
 from dashboard.webhooks import receiver as webhooks
@@ -17,6 +17,7 @@ from dashboard.webhooks import receiver as webhooks
 # A malformed stack or run ID is a 404 here, before any view runs.
 register_converter(converters.StackIdConverter, "stack_id")
 register_converter(converters.RunIdConverter, "run_id")
+register_converter(badges.SignatureConverter, "hex")
 
 app_name = "dashboard"
 
@@ -31,7 +32,7 @@ run_urls = [
 stack_urls = [
     path("", stacks.stack_detail, name="stack"),
     path("why/", log_views.stack_why, name="why"),
-    path("badge.svg", exports.stack_badge, name="badge"),
+    path("badge.svg", badges.stack_badge, name="badge"),
     path("actions/trigger/", actions.trigger_run, name="trigger"),
     path("runs/<run_id:run_id>/", include(run_urls)),
 ]
@@ -44,6 +45,7 @@ connection_urls = [
     path("test-in-use/", settings_page.test_connection_in_use, name="admin_connection_test_in_use"),
     path("remove/", settings_page.remove_connection, name="admin_connection_remove"),
     path("webhook-secret/", webhook_panel.save_secret, name="webhook_secret"),
+    path("badge-key/", settings_page.rotate_badge_key, name="badge_key_rotate"),
 ]
 
 # Below administration/: staff pages.
@@ -62,6 +64,10 @@ urlpatterns = [
     path("stacks/<stack_id:stack_id>/", include(stack_urls)),
     path("modules/", modules.module_list, name="modules"),
     path("administration/", include(administration_urls)),
+    # A stack's badge for a README or wiki: no session, the signature is the permission.
+    path(
+        "badges/<stack_id:stack_id>/<hex:signature>.svg", badges.signed_badge, name="signed_badge"
+    ),
     path("status.json", exports.status_json, name="status_json"),
     path("metrics", exports.metrics, name="metrics"),
     path("healthz", stacks.healthz, name="healthz"),
