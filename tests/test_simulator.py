@@ -6,6 +6,7 @@ No database: every test talks to `start_simulator()` on a free port, or to a `Wo
 from __future__ import annotations
 
 import dataclasses
+import html
 import logging
 import re
 import time
@@ -856,3 +857,25 @@ def test_transport_faults_apply_to_the_registry_too(sim: SimulatorHandle) -> Non
     assert registry_get(sim, "simulated/vpc/aws/versions", token=token).status_code == 401
     sim.set_faults(mode="graphql_error")  # a GraphQL error has no meaning here
     assert registry_get(sim, "simulated/vpc/aws/versions", token=token).status_code == 200
+
+
+def test_the_portals_deep_links_open_a_page_that_says_this_is_the_simulator(sim):
+    """The demo's "Open in Spacelift" links land on a page, not on a JSON 404."""
+    world = sim.world
+    stack, run = next((s, r) for s in world.stacks for r in world.runs_page(s, "TRACKED", None))
+    space, module = world.spaces[0], world.modules[0]
+    pages = {
+        f"/stack/{stack.id}": f"Stack {stack.name}",
+        f"/stack/{stack.id}/run/{run.id}": f"Run {run.id} of {stack.name}",
+        f"/spaces/{space.id}": f"Space {space.name}",
+        f"/module/{module.id}": f"Module {module.name}",
+    }
+    for path, heading in pages.items():
+        response = requests.get(sim.url + path, timeout=5)
+        assert response.status_code == 200
+        assert response.headers["Content-Type"] == "text/html; charset=utf-8"
+        assert "This is the Spacelift simulator" in response.text
+        assert f"<h1>{html.escape(heading)}</h1>" in response.text
+    missing = requests.get(f"{sim.url}/stack/no-such-stack", timeout=5)
+    assert missing.status_code == 404 and "Not in the simulated account" in missing.text
+    assert requests.get(f"{sim.url}/elsewhere", timeout=5).json() == {"error": "not found"}
