@@ -22,6 +22,8 @@ $(JS_STAMP): tests/js/package.json
 install: $(STAMP)
 
 # The simulator on :8765 and the portal on :8000, connected; admin/admin; Ctrl-C stops both.
+# `make run CONNECTION=form`: the connection is left unset, for the admin to type on the
+# settings page (the values to type are printed).
 run: $(STAMP)
 	@bash scripts/run-demo
 
