@@ -54,6 +54,7 @@ administration_urls = [
     path("audit/", audit.audit_log, name="audit_log"),
     path("audit/export.csv", audit.audit_csv, name="audit_csv"),
     path("people/", people.people, name="people"),
+    path("people/add/", people.add_local_account, name="people_add"),
     path("people/<int:user_id>/operator/", people.set_operator, name="people_operator"),
     path("access/", access_views.access_rules, name="access"),
     path("access/mirror/", access_views.mirror_idp_mappings, name="access_mirror"),
