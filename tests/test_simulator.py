@@ -19,6 +19,7 @@ from graphql import GraphQLObjectType, GraphQLUnionType, execute
 from graphql.utilities import get_operation_ast
 
 from bench.fast_graphql import execute_plain, fast_path_applies
+from simulator.__main__ import _moving, parse_args
 from simulator.api import DEFAULT_KEY_ID, DEFAULT_KEY_SECRET, Faults, Simulator
 from simulator.logs import logbook
 from simulator.model import RUN_STATES, RUN_TYPES, STACK_STATES, TERMINAL_RUN_STATES, Run
@@ -496,6 +497,23 @@ def test_step_moves_an_active_stack_to_a_new_state() -> None:
     after = {stack_id: world.get_stack(stack_id).state for stack_id in world.active_stack_ids}
     assert len(before) == 6
     assert before != after
+
+
+def test_the_demo_moves_a_third_of_its_stacks_and_says_which() -> None:
+    """`make run` passes --active-stacks 16: those 16 stacks' runs move, the others keep still."""
+    args = parse_args(["--active-stacks", "16"])
+    world = World(clock=FakeClock(), active_stacks=args.active_stacks)
+    still = {s.id: s.state for s in world.stacks if s.id not in world.active_stack_ids}
+    moving = {stack_id: world.get_stack(stack_id).state for stack_id in world.active_stack_ids}
+
+    for _ in range(3):
+        world.step()
+
+    assert len(moving) == 16
+    after = {stack_id: world.get_stack(stack_id).state for stack_id in world.active_stack_ids}
+    assert sum(after[stack_id] != state for stack_id, state in moving.items()) >= 12
+    assert {s.id: s.state for s in world.stacks if s.id in still} == still
+    assert _moving(world).startswith("16 stacks step every 7 s and get new pushes: ")
 
 
 def test_time_moves_runs_lazily_with_the_clock() -> None:
