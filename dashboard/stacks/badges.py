@@ -170,5 +170,8 @@ def signed_badge(request: HttpRequest, stack_id: str, signature: str) -> HttpRes
         raise Http404("No such badge")
     stack, stale = badge_stack(SpaceliftService(connection), stack_id)
     response = render_badge(stack_id, stack, stale)
-    response["Cache-Control"] = f"public, max-age={SIGNED_BADGE_MAX_AGE_SECONDS}"
+    # A stale badge is not kept by an image proxy: the next view asks again.
+    response["Cache-Control"] = (
+        "no-cache" if stale else f"public, max-age={SIGNED_BADGE_MAX_AGE_SECONDS}"
+    )
     return response
