@@ -15,6 +15,11 @@ from tests.conftest import parse
 
 share_the_test_database_with_server_threads()
 
+# Every test here is transactional (the badges are asked over uvicorn, in threads of its own),
+# so pytest-django runs the file with the others of its kind, after those that expect the
+# migrations' rows (the operators group) still there.
+pytestmark = pytest.mark.django_db(transaction=True)
+
 # As many badges as the README that showed "(stale)" on two to four of them.
 BADGES_AT_ONCE = 8
 
@@ -30,7 +35,6 @@ def _badges_at_once(urls: list[str], cookies: dict[str, str]) -> list[requests.R
         return list(pool.map(lambda url: requests.get(url, cookies=cookies, timeout=10), urls))
 
 
-@pytest.mark.django_db(transaction=True)
 def test_eight_badges_asked_at_once_are_all_fresh(connected, server, clock, django_user_model):
     """They read the overview's one cached list: no upstream query while it is fresh, one when
     it has expired (the others answered from the last data, not marked stale)."""
@@ -60,7 +64,7 @@ def test_eight_badges_asked_at_once_are_all_fresh(connected, server, clock, djan
     assert connected.stats()["by_field"]["stacks"] <= 2
 
 
-def test_a_signed_badge_works_without_a_session_and_only_for_its_stack(connected, client, db):
+def test_a_signed_badge_works_without_a_session_and_only_for_its_stack(connected, client):
     failed, other = [s for s in connected.world.stacks if s.state == "FAILED"][:1] + [
         s for s in connected.world.stacks if s.state != "FAILED"
     ][:1]
