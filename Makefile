@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Node tools the tests start: the OpenID Connect provider and axe-core (tests/js/package.json).
 JS_STAMP := tests/js/node_modules/.installed
 
-.PHONY: install run test lint format bench bench-deploy clean
+.PHONY: install run test lint format bench bench-deploy screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,8 @@ $(JS_STAMP): tests/js/package.json
 install: $(STAMP)
 
 # The simulator on :8765 and the portal on :8000, connected; admin/admin; Ctrl-C stops both.
+# `make run CONNECTION=form`: the connection is left unset, for the admin to type on the
+# settings page (the values to type are printed).
 run: $(STAMP)
 	@bash scripts/run-demo
 
@@ -37,6 +39,10 @@ test: $(STAMP) $(JS_STAMP)
 	wait $$browser; browsers=$$?; \
 	echo "---- browser tests (tests/e2e) ----"; cat "$$report"; rm -f "$$report"; \
 	[ $$others -eq 0 ] && [ $$browsers -eq 0 ]
+
+# The README's screenshots, retaken from the demo in Chromium (scripts/screenshots.py).
+screenshots: $(STAMP)
+	$(PY) scripts/screenshots.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -89,6 +89,8 @@ class AuditEntry(models.Model):
         LOCK = "stack_lock", "Lock stack"
         UNLOCK = "stack_unlock", "Unlock stack"
         NOTIFICATION_CHANGE = "notification", "Notification route change"
+        BADGE_KEY_ROTATE = "badge_key_rotate", "Rotate badge key"
+        ACCOUNT_CREATE = "account_create", "Create local account"
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     user = models.ForeignKey(
@@ -117,6 +119,25 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.username} {self.action} {self.stack_id} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class BadgeKey(models.Model):
+    """Which generation of the badge key signs embeddable badge URLs (dashboard/stacks/badges.py).
+
+    The key is derived from SECRET_KEY and this generation: rotating it (one row, counted up)
+    revokes every badge URL handed out before. No row yet is generation 0.
+    """
+
+    SINGLETON_ID = 1
+
+    generation = models.PositiveIntegerField(default=0)
+    rotated_at = models.DateTimeField(null=True, blank=True)
+    rotated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"badge key generation {self.generation}"
 
 
 class SignInIdentity(models.Model):

@@ -10,7 +10,7 @@ from dashboard.live import views as live
 from dashboard.notifications import views as notifications
 from dashboard.runs import actions, log_views
 from dashboard.runs import views as runs
-from dashboard.stacks import exports, modules
+from dashboard.stacks import badges, exports, modules
 from dashboard.stacks import health as stack_health
 from dashboard.stacks import locks as stack_locks
 from dashboard.stacks import views as stacks
@@ -20,6 +20,7 @@ from dashboard.webhooks import receiver as webhooks
 # A malformed stack or run ID is a 404 here, before any view runs.
 register_converter(converters.StackIdConverter, "stack_id")
 register_converter(converters.RunIdConverter, "run_id")
+register_converter(badges.SignatureConverter, "hex")
 
 app_name = "dashboard"
 
@@ -34,7 +35,7 @@ run_urls = [
 stack_urls = [
     path("", stacks.stack_detail, name="stack"),
     path("why/", log_views.stack_why, name="why"),
-    path("badge.svg", exports.stack_badge, name="badge"),
+    path("badge.svg", badges.stack_badge, name="badge"),
     path("health/<str:part>/", stack_health.stack_health, name="health"),
     path("lock/", stack_locks.lock_stack, name="stack_lock"),
     path("unlock/", stack_locks.unlock_stack, name="stack_unlock"),
@@ -50,6 +51,7 @@ connection_urls = [
     path("test-in-use/", settings_page.test_connection_in_use, name="admin_connection_test_in_use"),
     path("remove/", settings_page.remove_connection, name="admin_connection_remove"),
     path("webhook-secret/", webhook_panel.save_secret, name="webhook_secret"),
+    path("badge-key/", settings_page.rotate_badge_key, name="badge_key_rotate"),
 ]
 
 # The notification routes: the page, and the actions its forms post to.
@@ -67,6 +69,7 @@ administration_urls = [
     path("audit/", audit.audit_log, name="audit_log"),
     path("audit/export.csv", audit.audit_csv, name="audit_csv"),
     path("people/", people.people, name="people"),
+    path("people/add/", people.add_local_account, name="people_add"),
     path("people/<int:user_id>/operator/", people.set_operator, name="people_operator"),
     path("access/", access_views.access_rules, name="access"),
     path("access/mirror/", access_views.mirror_idp_mappings, name="access_mirror"),
@@ -78,6 +81,10 @@ urlpatterns = [
     path("stacks/<stack_id:stack_id>/", include(stack_urls)),
     path("modules/", modules.module_list, name="modules"),
     path("administration/", include(administration_urls)),
+    # A stack's badge for a README or wiki: no session, the signature is the permission.
+    path(
+        "badges/<stack_id:stack_id>/<hex:signature>.svg", badges.signed_badge, name="signed_badge"
+    ),
     path("status.json", exports.status_json, name="status_json"),
     path("metrics", exports.metrics, name="metrics"),
     path("healthz", stacks.healthz, name="healthz"),

@@ -25,7 +25,12 @@ from simulator.api import (
 )
 from simulator.server import start_simulator
 from simulator.webhooks import WebhookSender
-from simulator.world import DEFAULT_SEED, DEFAULT_STACK_COUNT, DEFAULT_STEP_SECONDS
+from simulator.world import (
+    DEFAULT_ACTIVE_STACKS,
+    DEFAULT_SEED,
+    DEFAULT_STACK_COUNT,
+    DEFAULT_STEP_SECONDS,
+)
 
 DEFAULT_PORT = 8765
 
@@ -45,6 +50,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=float,
         default=DEFAULT_TOKEN_LIFETIME,
         help="seconds a JWT stays valid",
+    )
+    parser.add_argument(
+        "--active-stacks",
+        type=int,
+        default=DEFAULT_ACTIVE_STACKS,
+        help="stacks whose runs move on every step and that get new pushes (the demo: 16)",
     )
     parser.add_argument(
         "--step-seconds",
@@ -69,6 +80,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.stacks < 0:
         parser.error("--stacks must be 0 or more")
+    if args.active_stacks < 0:
+        parser.error("--active-stacks must be 0 or more")
     return args
 
 
@@ -90,6 +103,7 @@ def main(argv: list[str] | None = None, *, shortcut: Shortcut | None = None) -> 
             latency=args.latency,
             fault=args.fault,
             step_seconds=args.step_seconds,
+            active_stacks=args.active_stacks,
             shortcut=shortcut,
         )
     except (OSError, ValueError) as exc:
@@ -103,6 +117,7 @@ def main(argv: list[str] | None = None, *, shortcut: Shortcut | None = None) -> 
     lines = [
         f"Spacelift simulator serving {handle.graphql_url}",
         f"  stacks: {len(handle.world.stacks)}  seed: {seed}",
+        f"  moving: {_moving(handle.world)}",
         *([f"  faults: {handle.faults()}"] if args.fault or args.latency or args.way else []),
         f"  API key ID:     {handle.key_id}",
         f"  API key secret: {handle.key_secret}",
@@ -121,6 +136,17 @@ def main(argv: list[str] | None = None, *, shortcut: Shortcut | None = None) -> 
     finally:
         handle.stop()
     return 0
+
+
+def _moving(world) -> str:
+    """Which stacks' runs move, in words: the demo's README points here."""
+    ids = world.active_stack_ids
+    if not ids:
+        return "no stack (runs started through the API still move)"
+    return (
+        f"{len(ids)} stacks step every {world.step_seconds:g} s and get new pushes: "
+        + ", ".join(ids)
+    )
 
 
 def _log_requests(*, quiet: bool) -> None:

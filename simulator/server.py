@@ -12,6 +12,7 @@ holds the secret, the variables or the Authorization header.
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import select
@@ -21,7 +22,7 @@ import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from .api import (
     DEFAULT_HANG_SECONDS,
@@ -147,6 +148,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(reply)
             elif path.startswith("/_sim/") or path == "/":
                 self._send(self._control(method, path))
+            elif method == "GET" and (page := deep_link_page(self.server.simulator.world, path)):
+                self._send(page)
             else:
                 self._send(json_reply({"error": "not found"}, 404))
         except (BrokenPipeError, ConnectionResetError):
@@ -230,6 +233,63 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _ControlError(Exception):
     pass
+
+
+# ---------------------------------------------------------------------------------------
+# Deep links: the paths the portal links to in Spacelift's web UI (spacelift-api.md, "Deep
+# links"), answered with a small page saying this is the simulator and what Spacelift would show.
+
+_DEEP_LINK_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title} · Spacelift simulator</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem}}
+code{{background:#eee;padding:0 .2em}}</style></head>
+<body><p><strong>This is the Spacelift simulator</strong>, not Spacelift. The portal's demo links
+here where, with a real account, it would open Spacelift's web UI.</p>
+<h1>{title}</h1><p>Spacelift would show {what}.</p>
+<p>Go back to the portal with your browser's Back button.</p></body></html>
+"""
+
+
+def deep_link_page(world: World, path: str) -> Reply | None:
+    """The page for a Spacelift web UI path (a stack, a run, a space, a module); None for any
+    other path. An unknown ID gets the page too, with status 404, saying it is not in the world."""
+    parts = [unquote(part) for part in path.strip("/").split("/")]
+    with world.lock:
+        match parts:
+            case ["stack", stack_id]:
+                stack = world.get_stack(stack_id)
+                title = f"Stack {stack.name}" if stack else None
+                what = (
+                    f"the stack {stack_id}: its runs, state ({stack.state}) and settings"
+                    if stack
+                    else ""
+                )
+            case ["stack", stack_id, "run", run_id]:
+                stack = world.get_stack(stack_id)
+                run = stack.find_run(run_id) if stack else None
+                title = f"Run {run_id} of {stack.name}" if stack and run else None
+                what = f"the run “{run.title}” ({run.state}) and its logs" if run else ""
+            case ["spaces", space_id]:
+                space = world.get_space(space_id)
+                title = f"Space {space.name}" if space else None
+                what = f"the space {space_id} and the stacks in it" if space else ""
+            case ["module", module_id]:
+                module = world.get_module(module_id)
+                title = f"Module {module.name}" if module else None
+                what = f"the module {module_id} and its versions" if module else ""
+            case _:
+                return None
+    if title is None:
+        title, what, status = (
+            "Not in the simulated account",
+            f"nothing: {path} is unknown here",
+            404,
+        )
+    else:
+        status = 200
+    body = _DEEP_LINK_PAGE.format(title=html.escape(title), what=html.escape(what))
+    return Reply(status, body.encode(), content_type="text/html; charset=utf-8")
 
 
 def _world_summary(world: World) -> dict[str, Any]:

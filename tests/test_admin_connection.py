@@ -8,7 +8,7 @@ import pytest
 from django.db import connection as db
 from django.test import Client
 
-from dashboard.models import SpaceliftConnection
+from dashboard.models import AuditEntry, SpaceliftConnection
 from tests.conftest import parse
 
 # Each test runs on SQLite and again on PostgreSQL (tests/postgres.py).
@@ -423,6 +423,20 @@ def test_save_anyway_saves_a_connection_that_fails(staff_client, sim):
     )
     assert response.status_code == 302
     assert SpaceliftConnection.load().secret() == "a-wrong-secret"
+    banner = parse(staff_client.get(URL)).select_one(".messages .banner")
+    assert "banner-stale" in banner["class"]
+    assert banner.get_text().startswith("Saved despite a failing test: API key exchange failed.")
+    entry = AuditEntry.objects.get(action=AuditEntry.Action.CONNECTION_SAVE)
+    assert (
+        entry.succeeded and entry.message == "Saved despite a failing test: API key exchange failed"
+    )
+
+
+def test_a_refused_save_is_audited_as_refused(staff_client, sim):
+    save(staff_client, host=sim.url, key_id=sim.key_id, secret="a-wrong-secret")
+    entry = AuditEntry.objects.get(action=AuditEntry.Action.CONNECTION_SAVE)
+    assert not entry.succeeded and entry.message.startswith("Not saved: API key exchange failed.")
+    assert "a-wrong-secret" not in entry.message
 
 
 def test_save_over_htmx_redirects_the_page_when_saved(staff_client, sim):

@@ -87,3 +87,42 @@ def test_it_needs_csrf(people, django_user_model):
 
 def test_an_unknown_person_is_404(admin_client):
     assert admin_client.post("/administration/people/999999/operator/").status_code == 404
+
+
+def test_staff_add_a_local_account_checked_by_the_password_validators_and_audited(
+    staff_client, django_user_model
+):
+    url = "/administration/people/add/"
+    weak = staff_client.post(url, {"username": "nina", "password1": "password",
+                                   "password2": "password"})  # fmt: skip
+    assert weak.status_code == 400
+    assert "This password is too common." in weak.content.decode()
+    assert not django_user_model.objects.filter(username="nina").exists()
+    mismatch = staff_client.post(url, {"username": "nina", "password1": "Quartz-otter-91",
+                                       "password2": "Quartz-otter-92"})  # fmt: skip
+    assert mismatch.status_code == 400 and "Quartz-otter" not in mismatch.content.decode()
+    taken = staff_client.post(url, {"username": "OPS", "password1": "Quartz-otter-91",
+                                    "password2": "Quartz-otter-91"})  # fmt: skip
+    assert taken.status_code == 400
+
+    good = {"username": "nina", "password1": "Quartz-otter-91", "password2": "Quartz-otter-91"}
+    created = staff_client.post(url, good | {"operator": "on"})
+    assert created.status_code == 302
+    nina = django_user_model.objects.get(username="nina")
+    assert nina.check_password("Quartz-otter-91") and not nina.is_staff
+    html = staff_client.get("/administration/people/").content.decode()
+    assert "<td data-role>operator</td>" in row(html, "nina")
+    assert "nina can now sign in with a password, as operator." in html
+    entry = AuditEntry.objects.get(action=AuditEntry.Action.ACCOUNT_CREATE)
+    assert entry.username == "ops" and "nina" in entry.message and "Quartz" not in entry.message
+    signed_in = Client().post(
+        "/accounts/login/", {"username": "nina", "password": "Quartz-otter-91"}
+    )
+    assert signed_in.status_code == 302
+
+
+def test_only_staff_add_local_accounts(client, viewer_client, django_user_model):
+    form = {"username": "mallory", "password1": "Quartz-otter-91", "password2": "Quartz-otter-91"}
+    assert client.post("/administration/people/add/", form).status_code in (302, 403)
+    assert viewer_client.post("/administration/people/add/", form).status_code == 403
+    assert not django_user_model.objects.filter(username="mallory").exists()

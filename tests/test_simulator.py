@@ -6,6 +6,7 @@ No database: every test talks to `start_simulator()` on a free port, or to a `Wo
 from __future__ import annotations
 
 import dataclasses
+import html
 import logging
 import re
 import time
@@ -18,6 +19,7 @@ from graphql import GraphQLObjectType, GraphQLUnionType, execute
 from graphql.utilities import get_operation_ast
 
 from bench.fast_graphql import execute_plain, fast_path_applies
+from simulator.__main__ import _moving, parse_args
 from simulator.api import DEFAULT_KEY_ID, DEFAULT_KEY_SECRET, Faults, Simulator
 from simulator.logs import logbook
 from simulator.model import RUN_STATES, RUN_TYPES, STACK_STATES, TERMINAL_RUN_STATES, Run
@@ -505,6 +507,23 @@ def test_step_moves_an_active_stack_to_a_new_state() -> None:
     assert before != after
 
 
+def test_the_demo_moves_a_third_of_its_stacks_and_says_which() -> None:
+    """`make run` passes --active-stacks 16: those 16 stacks' runs move, the others keep still."""
+    args = parse_args(["--active-stacks", "16"])
+    world = World(clock=FakeClock(), active_stacks=args.active_stacks)
+    still = {s.id: s.state for s in world.stacks if s.id not in world.active_stack_ids}
+    moving = {stack_id: world.get_stack(stack_id).state for stack_id in world.active_stack_ids}
+
+    for _ in range(3):
+        world.step()
+
+    assert len(moving) == 16
+    after = {stack_id: world.get_stack(stack_id).state for stack_id in world.active_stack_ids}
+    assert sum(after[stack_id] != state for stack_id, state in moving.items()) >= 12
+    assert {s.id: s.state for s in world.stacks if s.id in still} == still
+    assert _moving(world).startswith("16 stacks step every 7 s and get new pushes: ")
+
+
 def test_time_moves_runs_lazily_with_the_clock() -> None:
     clock = FakeClock()
     world = World(clock=clock, step_seconds=7)
@@ -904,3 +923,25 @@ def test_transport_faults_apply_to_the_registry_too(sim: SimulatorHandle) -> Non
     assert registry_get(sim, "simulated/vpc/aws/versions", token=token).status_code == 401
     sim.set_faults(mode="graphql_error")  # a GraphQL error has no meaning here
     assert registry_get(sim, "simulated/vpc/aws/versions", token=token).status_code == 200
+
+
+def test_the_portals_deep_links_open_a_page_that_says_this_is_the_simulator(sim):
+    """The demo's "Open in Spacelift" links land on a page, not on a JSON 404."""
+    world = sim.world
+    stack, run = next((s, r) for s in world.stacks for r in world.runs_page(s, "TRACKED", None))
+    space, module = world.spaces[0], world.modules[0]
+    pages = {
+        f"/stack/{stack.id}": f"Stack {stack.name}",
+        f"/stack/{stack.id}/run/{run.id}": f"Run {run.id} of {stack.name}",
+        f"/spaces/{space.id}": f"Space {space.name}",
+        f"/module/{module.id}": f"Module {module.name}",
+    }
+    for path, heading in pages.items():
+        response = requests.get(sim.url + path, timeout=5)
+        assert response.status_code == 200
+        assert response.headers["Content-Type"] == "text/html; charset=utf-8"
+        assert "This is the Spacelift simulator" in response.text
+        assert f"<h1>{html.escape(heading)}</h1>" in response.text
+    missing = requests.get(f"{sim.url}/stack/no-such-stack", timeout=5)
+    assert missing.status_code == 404 and "Not in the simulated account" in missing.text
+    assert requests.get(f"{sim.url}/elsewhere", timeout=5).json() == {"error": "not found"}

@@ -1,16 +1,22 @@
 """/administration/people/: who can use the portal, how they sign in and why they have
-their role. Staff may make local users operators here (single sign-on users take their roles
-from the provider's groups at every sign-in, so the page does not offer it for them)."""
+their role. Staff may add local accounts (a user name and a password that Django's password
+validators accept, audited) and make local users operators here (single sign-on users take
+their roles from the provider's groups at every sign-in, so the page does not offer it)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
+from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
+from django.contrib.auth.forms import UserCreationForm
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_POST
 
 from dashboard import audit
@@ -78,9 +84,54 @@ def _person(user, rules: access.Rules, tree: list[Space]) -> Person:
     )
 
 
+class LocalAccountForm(UserCreationForm):
+    """A new local account: a user name (unique, case-insensitively), a password twice, checked
+    by AUTH_PASSWORD_VALIDATORS, and whether the person is an operator."""
+
+    operator = forms.BooleanField(
+        label="Operator (may trigger, confirm and discard runs)", required=False
+    )
+
+    class Meta(UserCreationForm.Meta):
+        model = get_user_model()
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # The form is below the list: the page must not jump to it on load.
+        self.fields["username"].widget.attrs.pop("autofocus", None)
+        for name in ("password1", "password2"):
+            self.fields[name].widget.attrs["autocomplete"] = "new-password"
+
+
 @staff_required
 @require_GET
 def people(request: HttpRequest) -> HttpResponse:
+    return _page(request, LocalAccountForm())
+
+
+@sensitive_post_parameters("password1", "password2")
+@staff_required
+@require_POST
+@sensitive_variables()
+def add_local_account(request: HttpRequest) -> HttpResponse:
+    """Create a local account; the page again with the form's errors when it is refused."""
+    form = LocalAccountForm(request.POST)
+    if not form.is_valid():
+        return _page(request, form, status=400)
+    with transaction.atomic():
+        user = form.save()
+        roles.set_operator(user, form.cleaned_data["operator"])
+        role = roles.role_of(user)
+        audit.record(
+            request.user,
+            AuditEntry.Action.ACCOUNT_CREATE,
+            message=f"{user.get_username()}: a local account, as {role}, on the people page",
+        )
+    messages.success(request, f"{user.get_username()} can now sign in with a password, as {role}.")
+    return redirect("dashboard:people")
+
+
+def _page(request: HttpRequest, form: LocalAccountForm, status: int = 200) -> HttpResponse:
     users = (
         get_user_model()
         .objects.select_related("sign_in_identity")
@@ -90,7 +141,13 @@ def people(request: HttpRequest) -> HttpResponse:
     rules = access.current_rules()
     tree = access.space_tree(access_views.service_or_none()) if rules else []
     people = [_person(user, rules, tree) for user in users]
-    return render(request, "dashboard/people.html", {"people": people, "rules": bool(rules)})
+    context = {
+        "people": people,
+        "rules": bool(rules),
+        "form": form,
+        "local_login": settings.PORTAL_LOCAL_LOGIN,
+    }
+    return render(request, "dashboard/people.html", context, status=status)
 
 
 @staff_required

@@ -1,4 +1,4 @@
-"""/administration/spacelift/: the Spacelift connection settings page and its four actions.
+"""/administration/spacelift/: the Spacelift connection settings page and its actions.
 
 The page (GET) shows the form; each action is a small view of its own URL that the page's
 forms post to. Save and remove answer with a redirect back to the page (post/redirect/get);
@@ -32,9 +32,10 @@ from dashboard.connection.source import (
     environment_is_set,
 )
 from dashboard.decorators import staff_required
-from dashboard.models import SpaceliftConnection
+from dashboard.models import AuditEntry, SpaceliftConnection
 from dashboard.spacelift.account import Connection
 from dashboard.spacelift.service import SpaceliftService
+from dashboard.stacks import badges
 from dashboard.webhooks import panel as webhook_panel
 
 logger = logging.getLogger(__name__)
@@ -126,6 +127,7 @@ def _page(
         "checked": checked,
         "webhooks": webhook_panel.panel(request),
         "refused": refused,
+        "badge_key": badges.last_rotation(),
     }
     return render(request, f"{TEMPLATE}#results" if results_only else TEMPLATE, context)
 
@@ -150,20 +152,30 @@ def test_typed_connection(request: HttpRequest) -> HttpResponse:
 
 @settings_action(editable=True)
 def save_connection(request: HttpRequest) -> HttpResponse:
-    """Test the values in the form, then save them (or save them untested when asked)."""
+    """Test the values in the form, then save them; a failing test refuses the save unless
+    "Save even if the test fails" is ticked. Both a refused save and one that went through
+    despite a failing test are audited as such, and the page says which happened."""
     row = SpaceliftConnection.load()
     form = _saved_form(row, request.POST)
     if not form.is_valid():
         return _page(request, form=form, results_only=request.htmx)
     connection = _typed_connection(form, row)
-    checks = None if form.cleaned_data["save_anyway"] else run_checks(connection)
-    failed = next((check for check in checks or () if not check.passed), None)
-    if failed:
+    checks = run_checks(connection)
+    failed = next((check for check in checks if not check.passed), None)
+    if failed and not form.cleaned_data["save_anyway"]:
         refused = f"Not saved: {failed.name} failed. {failed.message}"
+        audit.record(request.user, AuditEntry.Action.CONNECTION_SAVE, fields=form.changed_fields,
+                     succeeded=False, message=refused)  # fmt: skip
         return _page(request, form=form, checks=checks, checked="form", refused=refused,
                      results_only=request.htmx)  # fmt: skip
-    _save(request, row, connection, changed=form.changed_fields)
-    messages.success(request, "Saved. Every dashboard now reads with this connection.")
+    _save(request, row, connection, changed=form.changed_fields, failed=failed)
+    if failed:
+        messages.warning(request, (
+            f"Saved despite a failing test: {failed.name} failed. {failed.message} "
+            "Dashboards will show errors until the connection works; test it again below."
+        ))  # fmt: skip
+    else:
+        messages.success(request, "Saved. Every dashboard now reads with this connection.")
     return back_to_page(request)
 
 
@@ -194,6 +206,17 @@ def remove_connection(request: HttpRequest) -> HttpResponse:
         audit.record_connection(request.user, "remove")
         logger.info("Spacelift connection removed by %s", request.user.get_username())
         messages.success(request, "The Spacelift connection was removed.")
+    return back_to_page(request)
+
+
+@settings_action(editable=False)
+def rotate_badge_key(request: HttpRequest) -> HttpResponse:
+    """A new badge key: every signed badge URL handed out so far stops working (404)."""
+    if request.POST.get("confirm") != "yes":
+        messages.error(request, "Tick the box to confirm rotating the badge key.")
+    else:
+        badges.rotate_key(request.user)
+        messages.success(request, "Badge key rotated: every badge URL handed out before now fails.")
     return back_to_page(request)
 
 
@@ -229,8 +252,10 @@ def _save(
     connection: Connection,
     *,
     changed: list[str],
+    failed: Check | None = None,
 ) -> None:
-    audit.record_connection(request.user, "save", fields=changed)
+    message = f"Saved despite a failing test: {failed.name} failed" if failed else ""
+    audit.record(request.user, AuditEntry.Action.CONNECTION_SAVE, fields=changed, message=message)
     if row is not None:
         _forget(row)
     else:

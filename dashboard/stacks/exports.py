@@ -1,4 +1,5 @@
-"""Machine-readable views of the same data, behind the same login: JSON, badges, metrics."""
+"""Machine-readable views of the same data, behind the same login: JSON and metrics (badges:
+badges.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,7 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.template.loader import render_to_string
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET
 
@@ -17,7 +17,6 @@ from dashboard.connection.source import current_service
 from dashboard.decorators import with_service
 from dashboard.notifications.outbox import OutboxCollector
 from dashboard.spacelift.service import SpaceliftService
-from dashboard.spacelift.types import Health
 from dashboard.stacks import metrics as prometheus
 from dashboard.stacks.query import StackQuery, build_page
 from dashboard.webhooks.stats import WebhookCollector
@@ -80,45 +79,6 @@ def status_json(request: HttpRequest, service: SpaceliftService) -> JsonResponse
         ],
     }
     return JsonResponse(body)
-
-
-# Badge colours by health, as in the portal's chips (light theme).
-BADGE_COLOURS = {
-    Health.HEALTHY: "#1d7a45",
-    Health.FAILING: "#c0292b",
-    Health.NEEDS_ATTENTION: "#b35c00",
-    Health.IN_PROGRESS: "#2463c9",
-    Health.WAITING: "#6b5bb5",
-    Health.NEVER_RUN: "#6b7280",
-    Health.UNKNOWN: "#8a6d00",
-}
-# Roughly the width of one character of an 11 px sans-serif font.
-BADGE_CHAR_WIDTH = 6.5
-
-
-@require_GET
-@login_required
-@with_service
-def stack_badge(request: HttpRequest, service: SpaceliftService, stack_id: str) -> HttpResponse:
-    space_access.require_stack(request, service, stack_id)
-    if not service.may_exist(stack_id):
-        raise Http404("No such stack")
-    snapshot = service.stack(stack_id)
-    if snapshot.data is None and snapshot.problem is None:
-        raise Http404("No such stack")
-    stack = snapshot.data
-    label = stack.name if stack else stack_id
-    value = (stack.state_label if stack else "unknown") + (" (stale)" if snapshot.problem else "")
-    colour = BADGE_COLOURS[stack.health if stack else Health.UNKNOWN]
-    left = int(len(label) * BADGE_CHAR_WIDTH + 12)
-    right = int(len(value) * BADGE_CHAR_WIDTH + 12)
-    svg = render_to_string("dashboard/badge.svg", {
-        "label": label, "value": value, "colour": colour, "left": left, "right": right,
-        "width": left + right, "label_x": left / 2, "value_x": left + right / 2,
-    })  # fmt: skip
-    response = HttpResponse(svg, content_type="image/svg+xml; charset=utf-8")
-    response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
-    return response
 
 
 def _metrics_token_ok(request: HttpRequest) -> bool:
