@@ -43,17 +43,6 @@ stack_urls = [
     path("runs/<run_id:run_id>/", include(run_urls)),
 ]
 
-# The Spacelift connection: the page, and the actions its forms post to.
-connection_urls = [
-    path("", settings_page.connection_settings, name="admin_connection"),
-    path("save/", settings_page.save_connection, name="admin_connection_save"),
-    path("test/", settings_page.test_typed_connection, name="admin_connection_test"),
-    path("test-in-use/", settings_page.test_connection_in_use, name="admin_connection_test_in_use"),
-    path("remove/", settings_page.remove_connection, name="admin_connection_remove"),
-    path("webhook-secret/", webhook_panel.save_secret, name="webhook_secret"),
-    path("badge-key/", settings_page.rotate_badge_key, name="badge_key_rotate"),
-]
-
 # The notification routes: the page, and the actions its forms post to.
 notification_urls = [
     path("", notifications.notifications, name="notifications"),
@@ -63,9 +52,19 @@ notification_urls = [
     path("test/", notifications.send_test, name="notifications_test"),
 ]
 
-# Below administration/: staff pages.
+# Below administration/: staff pages, the Spacelift connection's and the actions its forms post to.
 administration_urls = [
-    path("spacelift/", include(connection_urls)),
+    path("spacelift/", settings_page.connection_settings, name="admin_connection"),
+    path("spacelift/save/", settings_page.save_connection, name="admin_connection_save"),
+    path("spacelift/test/", settings_page.test_typed_connection, name="admin_connection_test"),
+    path(
+        "spacelift/test-in-use/",
+        settings_page.test_connection_in_use,
+        name="admin_connection_test_in_use",
+    ),
+    path("spacelift/remove/", settings_page.remove_connection, name="admin_connection_remove"),
+    path("spacelift/webhook-secret/", webhook_panel.save_secret, name="webhook_secret"),
+    path("spacelift/badge-key/", settings_page.rotate_badge_key, name="badge_key_rotate"),
     path("audit/", audit.audit_log, name="audit_log"),
     path("audit/export.csv", audit.audit_csv, name="audit_csv"),
     path("people/", people.people, name="people"),

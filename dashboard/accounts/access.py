@@ -15,12 +15,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import threading
 from collections.abc import Iterable
 from dataclasses import replace
 from functools import lru_cache
 
-from cachetools import LRUCache
 from django.conf import settings
 from django.http import Http404, HttpRequest
 
@@ -169,16 +167,18 @@ def fingerprint(access: AccessSet) -> str:
 
 # Filtered lists by (list version, access fingerprint): built once per version and set, and
 # kept as the same object so the overview's per-version index (stacks/query.py) is reused.
-_visible: LRUCache[tuple[str, str], list[Stack]] = LRUCache(maxsize=VISIBLE_LISTS)
-_space_of_stack: LRUCache[str, dict[str, str]] = LRUCache(maxsize=4)
-_lock = threading.Lock()
+_visible: process_state.ProcessCache[tuple[str, str], list[Stack]] = process_state.ProcessCache(
+    "visible stacks", VISIBLE_LISTS
+)
+_space_of_stack: process_state.ProcessCache[str, dict[str, str]] = process_state.ProcessCache(
+    "space of stack", 4
+)
 
 
 @process_state.forgets("space access")
 def reset_process_state() -> None:
-    with _lock:
-        _visible.clear()
-        _space_of_stack.clear()
+    _visible.clear()
+    _space_of_stack.clear()
     _environment_rules.cache_clear()
 
 
@@ -187,12 +187,9 @@ def visible_stacks(snapshot: Snapshot[list[Stack]], access: AccessSet) -> Snapsh
     if access is None or snapshot.data is None:
         return snapshot
     key = (snapshot.version, fingerprint(access))
-    with _lock:
-        stacks = _visible.get(key)
+    stacks = _visible.get(key)
     if stacks is None:
-        stacks = [stack for stack in snapshot.data if stack.space_id in access]
-        with _lock:
-            _visible[key] = stacks
+        stacks = _visible.set(key, [stack for stack in snapshot.data if stack.space_id in access])
     return replace(snapshot, data=stacks, version=f"{snapshot.version}.{key[1]}")
 
 
@@ -231,12 +228,10 @@ def stack_within(service: SpaceliftService, stack_id: str, access: AccessSet) ->
 
 
 def _spaces_by_stack(listed: Snapshot[list[Stack]]) -> dict[str, str]:
-    with _lock:
-        found = _space_of_stack.get(listed.version)
+    found = _space_of_stack.get(listed.version)
     if found is None:
         found = {stack.id: stack.space_id for stack in listed.data or ()}
-        with _lock:
-            _space_of_stack[listed.version] = found
+        _space_of_stack.set(listed.version, found)
     return found
 
 

@@ -9,12 +9,10 @@ come from `<issuer>/.well-known/openid-configuration` (OpenID Connect Discovery 
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import jwt
-from cachetools import LRUCache
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, SuspiciousOperation
 from jwt import PyJWKClient
@@ -171,23 +169,16 @@ class ProviderKeys(PyJWKClient):
 
 # One key client per published key set and process (a provider, or two while one replaces
 # another); each holds its keys for JWKS_SECONDS.
-_key_clients: LRUCache[str, ProviderKeys] = LRUCache(maxsize=4)
-_key_clients_lock = threading.Lock()
-
-
-@process_state.forgets("oidc signing keys")
-def forget_keys() -> None:
-    with _key_clients_lock:
-        _key_clients.clear()
+_key_clients: process_state.ProcessCache[str, ProviderKeys] = process_state.ProcessCache(
+    "oidc signing keys", 4
+)
+forget_keys = _key_clients.clear
 
 
 def signing_key(token: str) -> jwt.PyJWK:
     """The provider's published key that signed `token` (by its key ID)."""
     jwks_uri = discover().jwks_uri
-    with _key_clients_lock:
-        keys = _key_clients.get(jwks_uri)
-        if keys is None:
-            keys = _key_clients[jwks_uri] = ProviderKeys(jwks_uri, lifespan=JWKS_SECONDS)
+    keys = _key_clients.get_or_make(jwks_uri, lambda: ProviderKeys(jwks_uri, lifespan=JWKS_SECONDS))
     try:
         return keys.get_signing_key_from_jwt(token)
     except jwt.PyJWTError as exc:

@@ -16,13 +16,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import pickle
-import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from cachetools import LRUCache
 from django.conf import settings
 
 from . import budget, errors, outbound, process_state
@@ -55,18 +53,18 @@ MEMO_ENTRIES = 512
 
 
 # Per process: decoded results by cache key (head, data), and one client per connection.
-_memo: LRUCache[str, tuple[dict[str, Any], Any]] = LRUCache(maxsize=MEMO_ENTRIES)
-_clients: LRUCache[str, SpaceliftClient] = LRUCache(maxsize=8)
-# cachetools' caches are not thread-safe: this guards both.
-_memo_lock = threading.Lock()
+_memo: process_state.ProcessCache[str, tuple[dict[str, Any], Any]] = process_state.ProcessCache(
+    "spacelift reads", MEMO_ENTRIES
+)
+_clients: process_state.ProcessCache[str, SpaceliftClient] = process_state.ProcessCache(
+    "spacelift clients", 8
+)
 
 
-@process_state.forgets("spacelift reads")
 def reset_process_state() -> None:
     """Forget what this process holds (decoded results, clients)."""
-    with _memo_lock:
-        _memo.clear()
-        _clients.clear()
+    _memo.clear()
+    _clients.clear()
 
 
 def _version_of(payload: bytes) -> str:
@@ -74,13 +72,11 @@ def _version_of(payload: bytes) -> str:
 
 
 def _remember_decoded(key: str, head: dict[str, Any], data: Any) -> None:
-    with _memo_lock:
-        _memo[key] = (head, data)
+    _memo.set(key, (head, data))
 
 
 def _decoded(key: str) -> tuple[dict[str, Any], Any] | None:
-    with _memo_lock:
-        return _memo.get(key)
+    return _memo.get(key)
 
 
 class CachedReads:
@@ -229,10 +225,9 @@ class CachedReads:
             [name + suffix for name in names for suffix in ("", ":good", ":failure")] + [index_key]
         )
         self.client.forget_token()
-        with _memo_lock:
-            for name in names:
-                _memo.pop(name, None)
-            _clients.pop(self.connection.fingerprint, None)
+        for name in names:
+            _memo.pop(name)
+        _clients.pop(self.connection.fingerprint)
 
     def _record_failure(self, key: str, exc: errors.SpaceliftError) -> dict[str, Any]:
         previous = shared_cache.get(key + ":failure") or {}
@@ -318,12 +313,11 @@ def _decode(payload: bytes) -> Any:
 
 def client_for(connection: Connection) -> SpaceliftClient:
     """One client per connection and process, so its HTTP sessions are reused."""
-    with _memo_lock:
-        client = _clients.get(connection.fingerprint)
-        if client is None:
-            client = _clients[connection.fingerprint] = SpaceliftClient(
-                connection,
-                connect_timeout=settings.SPACELIFT_CONNECT_TIMEOUT_SECONDS,
-                read_timeout=settings.SPACELIFT_TIMEOUT_SECONDS,
-            )
-        return client
+    return _clients.get_or_make(
+        connection.fingerprint,
+        lambda: SpaceliftClient(
+            connection,
+            connect_timeout=settings.SPACELIFT_CONNECT_TIMEOUT_SECONDS,
+            read_timeout=settings.SPACELIFT_TIMEOUT_SECONDS,
+        ),
+    )

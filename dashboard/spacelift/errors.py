@@ -12,13 +12,81 @@ if TYPE_CHECKING:
     import requests
 
 
-class SpaceliftError(Exception):
-    """Base of every failure talking to Spacelift. `message` is safe to show a user."""
+# What each error says: a short, plain-language cause for banners (`summary`), and what the
+# person reading it can do about it (`hint`), by class name. One table, so the words are read
+# and edited together; the classes below only name the failures and their hierarchy.
+WORDS: dict[str, tuple[str, str]] = {
+    "SpaceliftError": ("Spacelift could not be read", ""),
+    "NotConfigured": (
+        "No Spacelift connection is configured",
+        "An administrator sets the host, API key ID and secret.",
+    ),
+    "ForbiddenHost": (
+        "The Spacelift host now points at a forbidden address",
+        "The host resolves to a link-local or cloud metadata address, so the API key secret "
+        "is not sent there. Check the host's DNS, or save the account's real address.",
+    ),
+    "Unreachable": (
+        "Spacelift could not be reached",
+        "Check the host name, DNS and that this machine can reach it.",
+    ),
+    "Timeout": (
+        "Spacelift did not answer in time",
+        "Spacelift or the network is slow; the portal will try again.",
+    ),
+    "HTTPStatusError": (
+        "Spacelift answered with an HTTP error",
+        "A 5xx is Spacelift's side or a proxy's; 404 usually means a wrong host.",
+    ),
+    "RateLimited": (
+        "Spacelift asked the portal to slow down (HTTP 429)",
+        "The portal backs off and retries by itself.",
+    ),
+    "NotJSON": (
+        "Spacelift's answer was not JSON",
+        "The host may be a proxy or login page rather than Spacelift's GraphQL API.",
+    ),
+    "UnknownKeyID": (
+        "Spacelift does not know this API key ID",
+        "Copy the key ID again from Organization settings > API keys.",
+    ),
+    "RejectedSecret": (
+        "Spacelift rejected the API key secret",
+        "Re-enter the secret from the key's downloaded .config file, and check that the "
+        "login policy admits api::<KEY_ID>.",
+    ),
+    "Unauthorized": (
+        "Spacelift refused the token (unauthorized)",
+        "The key may have been revoked or its role changed.",
+    ),
+    "GraphQLError": (
+        "Spacelift rejected the query",
+        "The portal and this Spacelift may disagree on the API; see the server log.",
+    ),
+    "NotFound": (
+        "Not found in Spacelift",
+        "It may have been deleted, or the key cannot see its space.",
+    ),
+    "TokenNotAccepted": (
+        "Spacelift no longer accepts this API key: it may have been revoked or its secret rotated",
+        "Create a new API key in Spacelift (Organization settings > API keys) and enter it in "
+        "Settings. The portal shows the last data it read until then.",
+    ),
+}
 
-    #: A short, plain-language cause for banners ("Spacelift did not answer in time").
-    summary = "Spacelift could not be read"
-    #: What the person reading the message can do about it.
-    hint = ""
+
+class SpaceliftError(Exception):
+    """Base of every failure talking to Spacelift. `message` is safe to show a user.
+
+    `summary` and `hint` come from WORDS by class name; a class not in it sets its own.
+    """
+
+    summary, hint = WORDS["SpaceliftError"]
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__name__ in WORDS:
+            cls.summary, cls.hint = WORDS[cls.__name__]
 
     def __init__(self, message: str = "", *, retry_after: float | None = None) -> None:
         super().__init__(message or self.summary)
@@ -26,86 +94,49 @@ class SpaceliftError(Exception):
         self.retry_after = retry_after
 
 
-class NotConfigured(SpaceliftError):
-    summary = "No Spacelift connection is configured"
-    hint = "An administrator sets the host, API key ID and secret."
-
-
-class ForbiddenHost(SpaceliftError):
-    summary = "The Spacelift host now points at a forbidden address"
-    hint = (
-        "The host resolves to a link-local or cloud metadata address, so the API key secret "
-        "is not sent there. Check the host's DNS, or save the account's real address."
-    )
-
-
-class Unreachable(SpaceliftError):
-    summary = "Spacelift could not be reached"
-    hint = "Check the host name, DNS and that this machine can reach it."
-
-
-class Timeout(SpaceliftError):
-    summary = "Spacelift did not answer in time"
-    hint = "Spacelift or the network is slow; the portal will try again."
-
-
 class HTTPStatusError(SpaceliftError):
-    summary = "Spacelift answered with an HTTP error"
-    hint = "A 5xx is Spacelift's side or a proxy's; 404 usually means a wrong host."
-
     def __init__(self, status: int, message: str = "", *, retry_after: float | None = None):
         super().__init__(message or f"Spacelift answered HTTP {status}", retry_after=retry_after)
         self.status = status
 
 
 class RateLimited(HTTPStatusError):
-    summary = "Spacelift asked the portal to slow down (HTTP 429)"
-    hint = "The portal backs off and retries by itself."
+    """HTTP 429, with the Retry-After Spacelift asked for, if any."""
 
 
-class NotJSON(SpaceliftError):
-    summary = "Spacelift's answer was not JSON"
-    hint = "The host may be a proxy or login page rather than Spacelift's GraphQL API."
+class NotConfigured(SpaceliftError): ...
 
 
-class UnknownKeyID(SpaceliftError):
-    summary = "Spacelift does not know this API key ID"
-    hint = "Copy the key ID again from Organization settings > API keys."
+class ForbiddenHost(SpaceliftError):
+    """Raised before anything is sent: the secret never goes to a metadata address."""
 
 
-class RejectedSecret(SpaceliftError):
-    summary = "Spacelift rejected the API key secret"
-    hint = (
-        "Re-enter the secret from the key's downloaded .config file, and check that the "
-        "login policy admits api::<KEY_ID>."
-    )
+class Unreachable(SpaceliftError): ...
 
 
-class Unauthorized(SpaceliftError):
-    summary = "Spacelift refused the token (unauthorized)"
-    hint = "The key may have been revoked or its role changed."
+class Timeout(SpaceliftError): ...
 
 
-class GraphQLError(SpaceliftError):
-    summary = "Spacelift rejected the query"
-    hint = "The portal and this Spacelift may disagree on the API; see the server log."
+class NotJSON(SpaceliftError): ...
 
 
-class NotFound(SpaceliftError):
-    summary = "Not found in Spacelift"
-    hint = "It may have been deleted, or the key cannot see its space."
+class UnknownKeyID(SpaceliftError): ...
+
+
+class RejectedSecret(SpaceliftError): ...
+
+
+class Unauthorized(SpaceliftError): ...
+
+
+class GraphQLError(SpaceliftError): ...
+
+
+class NotFound(SpaceliftError): ...
 
 
 class TokenNotAccepted(SpaceliftError):
     """Spacelift answers an unaccepted token with empty lists and nulls, not an error."""
-
-    summary = (
-        "Spacelift no longer accepts this API key: it may have been revoked or its secret rotated"
-    )
-    hint = (
-        "Create a new API key in Spacelift (Organization settings > API keys) and enter it in "
-        "Settings. The portal shows the last data it read until then."
-    )
 
 
 def raise_for_status(response: requests.Response, who: str) -> None:

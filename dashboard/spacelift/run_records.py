@@ -63,16 +63,23 @@ class RunRecords:
 
     # Reads --------------------------------------------------------------------------------
 
-    def phases(self, stack_id: str, run_id: str) -> tuple[list[Phase], str | None] | None:
-        """The run's phases with logs, oldest first, and its final state (None: moving)."""
-        key = f"phases:{stack_id}:{run_id}"
+    def _held_or_read(
+        self, name: str, document: str, stack_id: str, run_id: str
+    ) -> tuple[str, Any, dict[str, Any] | None]:
+        """(key, what is kept under it, None) or, when nothing is, (key, None, the run as
+        `document` reads it; None: Spacelift no longer shows it)."""
+        key = f"{name}:{stack_id}:{run_id}"
         held = shared_cache.get(self.prefix + key)
         if held is not None:
+            return key, held, None
+        data = self.client.read_stack(document, {"stack": stack_id, "run": run_id}, stack_id)
+        return key, None, (data.get("stack") or {}).get("run")
+
+    def phases(self, stack_id: str, run_id: str) -> tuple[list[Phase], str | None] | None:
+        """The run's phases with logs, oldest first, and its final state (None: moving)."""
+        key, held, run = self._held_or_read("phases", documents.RUN_PHASES, stack_id, run_id)
+        if held is not None:
             return held
-        data = self.client.read_stack(
-            documents.RUN_PHASES, {"stack": stack_id, "run": run_id}, stack_id
-        )
-        run = (data.get("stack") or {}).get("run")
         if not run:
             return None
         found = _parse(lambda: phases_from_history(run.get("history") or []))
@@ -177,14 +184,9 @@ class RunRecords:
 
     def changes(self, stack_id: str, run_id: str, *, ended: bool) -> tuple[ResourceChange, ...]:
         """Every resource the run's plan changes, in Spacelift's order, without repeats."""
-        key = f"changes:{stack_id}:{run_id}"
-        held = shared_cache.get(self.prefix + key)
+        key, held, run = self._held_or_read("changes", documents.RUN_CHANGES, stack_id, run_id)
         if held is not None:
             return held
-        data = self.client.read_stack(
-            documents.RUN_CHANGES, {"stack": stack_id, "run": run_id}, stack_id
-        )
-        run = (data.get("stack") or {}).get("run")
         if not run:
             raise errors.NotFound("Spacelift no longer shows this run")
 

@@ -28,7 +28,10 @@ CHROMIUM_FLAGS = [
 
 
 def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser"):
+    """Debian's old headless shell where installed (`apt install chromium-headless-shell`, what
+    Playwright itself runs headless): the same Blink, without the full browser's start-up and
+    per-page cost; otherwise the full Chromium in headless mode."""
+    for name in ("chromium-headless-shell", "chromium", "chromium-browser"):
         if path := shutil.which(name):
             return path
     return None

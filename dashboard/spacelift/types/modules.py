@@ -8,7 +8,8 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from .wire import _str, _timestamp
+from .stacks import Named
+from .wire import _fields, _str, _timestamp
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,21 +26,16 @@ class ModuleVersion:
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> ModuleVersion:
         return cls(
-            number=_str(data.get("number")),
-            id=_str(data.get("id")),
-            state=_str(data.get("state")),
+            **_fields(data, _str, "number", "id", "state", "notes"),
             created_at=_timestamp(data.get("createdAt")),
-            notes=_str(data.get("notes")),
             yanked=bool(data.get("yanked")),
         )
 
 
 @dataclass(frozen=True, slots=True)
-class Module:
+class Module(Named):
     """A module of the private registry. `terraform_provider` is the source's last part."""
 
-    id: str
-    name: str
     terraform_provider: str = ""
     description: str = ""
     space_id: str = ""
@@ -52,10 +48,8 @@ class Module:
         space = data.get("spaceDetails") or {}
         current = data.get("current")
         return cls(
-            id=_str(data.get("id")),
+            **_fields(data, _str, "id", "terraform_provider", "description"),
             name=_str(data.get("name")) or _str(data.get("id")),
-            terraform_provider=_str(data.get("terraformProvider")),
-            description=_str(data.get("description")),
             space_id=_str(data.get("space")) or _str(space.get("id")),
             space_name=_str(space.get("name")),
             labels=tuple(str(label) for label in data.get("labels") or ()),

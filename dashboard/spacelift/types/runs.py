@@ -8,7 +8,7 @@ from typing import Any
 
 from .stacks import Commit
 from .states import Health, RunState, RunType, run_health, state_label
-from .wire import _optional_bool, _str, _timestamp
+from .wire import _fields, _optional_bool, _str, _timestamp
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,26 +89,21 @@ class Run:
         type_raw = _str(data.get("type")) or "UNKNOWN"
         history = tuple(
             StateTransition(
+                **_fields(h, _str, "username", "note"),
                 state=RunState.parse(h.get("state")),
                 state_raw=_str(h.get("state")),
                 timestamp=_timestamp(h.get("timestamp")),
-                username=_str(h.get("username")),
-                note=_str(h.get("note")),
                 terminal=bool(h.get("terminal")),
             )
             for h in data.get("history") or ()
         )
         return cls(
-            id=_str(data.get("id")),
+            **_fields(data, _str, "id", "title", "branch", "triggered_by"),
+            **_fields(data, _timestamp, "created_at", "updated_at"),
             state=RunState.parse(state_raw),
             state_raw=state_raw,
             type=RunType.parse(type_raw),
             type_raw=type_raw,
-            title=_str(data.get("title")),
-            branch=_str(data.get("branch")),
-            triggered_by=_str(data.get("triggeredBy")),
-            created_at=_timestamp(data.get("createdAt")),
-            updated_at=_timestamp(data.get("updatedAt")),
             finished=_optional_bool(data, "finished"),
             drift_detection=bool(data.get("driftDetection")),
             commit=Commit.from_api(data.get("commit")),

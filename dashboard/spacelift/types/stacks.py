@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from .states import STACK_HEALTH, Health, RunState, RunType, StackState, state_label
-from .wire import _optional_bool, _optional_str, _str, _timestamp
+from .wire import _fields, _optional_bool, _optional_str, _str, _timestamp
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,20 +38,22 @@ class Commit:
         if not data or not data.get("hash"):
             return None
         return cls(
-            hash=_str(data.get("hash")),
-            message=_str(data.get("message")),
-            author_login=_str(data.get("authorLogin")),
-            author_name=_str(data.get("authorName")),
+            **_fields(data, _str, "hash", "message", "author_login", "author_name", "url"),
             timestamp=_timestamp(data.get("timestamp")),
-            url=_str(data.get("url")),
             tag=_optional_str(data, "tag"),
         )
 
 
 @dataclass(frozen=True, slots=True)
-class Space:
+class Named:
+    """What Spacelift names by ID, with a display name (the ID when it has none)."""
+
     id: str
     name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Space(Named):
     description: str = ""
     parent_space: str = ""
     access_level: str = ""
@@ -59,11 +61,8 @@ class Space:
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> Space:
         return cls(
-            id=_str(data.get("id")),
+            **_fields(data, _str, "id", "description", "parent_space", "access_level"),
             name=_str(data.get("name")) or _str(data.get("id")),
-            description=_str(data.get("description")),
-            parent_space=_str(data.get("parentSpace")),
-            access_level=_str(data.get("accessLevel")),
         )
 
 
@@ -166,31 +165,20 @@ class Stack:
         blocker = data.get("blocker")
         tool, tool_version = _tool(data)
         return cls(
-            id=_str(data.get("id")),
+            **_fields(data, _str, "id", "description", "branch", "repository", "namespace"),
+            **_fields(data, _str, "provider", "project_root", "locked_by", "lock_note"),
+            **_fields(data, _timestamp, "state_set_at", "locked_at", "created_at"),
+            **_fields(data, bool, "administrative", "autodeploy", "is_disabled"),
             name=_str(data.get("name")) or _str(data.get("id")),
             state=StackState.parse(state_raw),
             state_raw=state_raw,
-            state_set_at=_timestamp(data.get("stateSetAt")),
-            description=_str(data.get("description")),
             space_id=_str(data.get("space")) or _str(space.get("id")),
             space_name=_str(space.get("name")) or _str(data.get("space")),
-            branch=_str(data.get("branch")),
-            repository=_str(data.get("repository")),
-            namespace=_str(data.get("namespace")),
-            provider=_str(data.get("provider")),
             repository_url=_str(data.get("repositoryURL")),
-            project_root=_str(data.get("projectRoot")),
             labels=tuple(str(label) for label in data.get("labels") or ()),
-            administrative=bool(data.get("administrative")),
-            autodeploy=bool(data.get("autodeploy")),
-            is_disabled=bool(data.get("isDisabled")),
-            locked_by=_str(data.get("lockedBy")),
-            locked_at=_timestamp(data.get("lockedAt")),
-            lock_note=_str(data.get("lockNote")),
             is_drifted=_optional_bool(data, "isDrifted"),
             needs_approval=_optional_bool(data, "needsApproval"),
             drift_checked=_drift_checked(data),
-            created_at=_timestamp(data.get("createdAt")),
             tool=tool,
             tool_version=tool_version,
             worker_pool=WorkerPool(_str(pool.get("id")), _str(pool.get("name"))) if pool else None,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def _timestamp(value: Any) -> datetime | None:
@@ -30,3 +33,14 @@ def _optional_bool(data: dict[str, Any], name: str) -> bool | None:
 
 def _optional_str(data: dict[str, Any], name: str) -> str | None:
     return _str(data[name]) if name in data else None
+
+
+def _fields(data: dict[str, Any], read: Callable[[Any], T], *names: str) -> dict[str, T]:
+    """Fields by their dataclass names, each `read` from the wire's camelCase key
+    (`triggered_by` from "triggeredBy"): `cls(**_fields(data, _str, "title", "branch"))`."""
+    return {name: read(data.get(_camel(name))) for name in names}
+
+
+def _camel(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(part.title() for part in rest)
