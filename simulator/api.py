@@ -95,6 +95,8 @@ class Faults:
     no_introspection: bool = False  # __type and __schema are refused
     unaccepted_empty: bool = False  # an unaccepted token gets [] and null, not `unauthorized`
     accept_no_tokens: bool = False  # tokens are issued but none is accepted (a revoked key)
+    no_search: bool = False  # an old self-hosted Spacelift: searchStacks is refused
+    gateway_401_once: bool = False  # a gateway answers the next token-bearing request 401, no body
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -112,6 +114,8 @@ def _empty_stats(now: float) -> dict[str, Any]:
         "faults": 0,
         "registry": 0,
         "unaccepted": 0,  # requests answered with empty lists and nulls (unaccepted_empty)
+        "search_pages": 0,  # searchStacks pages answered without an error
+        "search_limit_refused": 0,  # searchStacks asked for more than a page holds
         "since": now,
     }
 
@@ -146,6 +150,8 @@ _SWITCHES = (
     "no_introspection",
     "unaccepted_empty",
     "accept_no_tokens",
+    "no_search",
+    "gateway_401_once",
 )
 
 
@@ -324,6 +330,13 @@ class Simulator:
                 return True
             return False
 
+    def _take_gateway_401(self) -> bool:
+        with self._lock:
+            if self.faults.gateway_401_once:
+                self.faults.gateway_401_once = False
+                return True
+            return False
+
     # -- the world -------------------------------------------------------------------------
 
     def rebuild_world(self, stacks: int, seed: int | str | None = None) -> World:
@@ -379,6 +392,10 @@ class Simulator:
             self._count("invalid")
             message = realism.NO_INTROSPECTION
             return json_reply({"errors": [{"message": message}]}, root_fields=root_fields)
+        if faults["no_search"] and "searchStacks" in root_fields:
+            self._count("invalid")
+            message = realism.NO_SEARCH
+            return json_reply({"errors": [{"message": message}]}, root_fields=root_fields)
         if operation is None:
             self._count("invalid")
             name = request.get("operationName")
@@ -390,6 +407,9 @@ class Simulator:
             return json_reply({"errors": [{"message": message}]}, root_fields=root_fields)
 
         actor = None
+        if set(root_fields) - PUBLIC_ROOT_FIELDS and authorization and self._take_gateway_401():
+            self._count("faults")
+            return Reply(401, b"", "text/plain", root_fields=root_fields)  # a gateway's 401
         if set(root_fields) - PUBLIC_ROOT_FIELDS:
             actor, problem = self.authenticate(authorization)
             if problem is None and faults["accept_no_tokens"]:
@@ -406,6 +426,10 @@ class Simulator:
                     {"errors": [{"message": problem}], "data": None}, root_fields=root_fields
                 )
         payload = self._execute(prepared.document, operation, request, actor, lean)
+        if "searchStacks" in root_fields and not payload.get("errors"):
+            self._count("search_pages")
+        elif "searchStacks" in root_fields and "must be at most" in str(payload.get("errors")):
+            self._count("search_limit_refused")
         return json_reply(payload, root_fields=root_fields)
 
     # -- the module registry ---------------------------------------------------------------

@@ -82,7 +82,19 @@ _STACK_SUMMARY = f"""
   trackedCommit {{ {_COMMIT} }}
 """
 
+# Only where searchStacks is refused (an old self-hosted Spacelift): stack_search.py.
 STACKS = Document(f"query Stacks {{ stacks {{ {_STACK_SUMMARY} }} }}")
+
+# The stack list as spacectl reads it (`internal/cmd/stack/list.go`, after spacectl#242:
+# "Stop using the `stacks` query. Use search instead"), one page of `input.first` at a time.
+SEARCH_STACKS = Document(f"""
+query SearchStacks($input: SearchInput!) {{
+  searchStacks(input: $input) {{
+    edges {{ node {{ {_STACK_SUMMARY} }} }}
+    pageInfo {{ endCursor hasNextPage }}
+  }}
+}}
+""")
 
 STACK = Document(f"""
 query Stack($id: ID!) {{
