@@ -149,19 +149,25 @@ query ManagedUserGroupsRead {
 }
 """
 
+# Variables are declared as spacectl's GraphQL library (spacelift-io/graphql, query.go,
+# writeArgumentType) declares them: a value it always sends is non-null (`ID!`, `Int!`,
+# `Boolean!`), one it may leave out nullable (`$before: ID`, `$token: String`). A non-null
+# variable is valid whether the argument is nullable or not; a nullable one is rejected where
+# the argument is non-null. `$note` stays nullable: spacectl sends no note to these.
+
 # Actions. Each returns the run Spacelift created or changed. runTrigger takes no note.
 RUN_TRIGGER = """
 mutation RunTrigger($stack: ID!) { runTrigger(stack: $stack) { id state } }
 """
 
 RUN_CONFIRM = """
-mutation RunConfirm($stack: ID!, $run: ID, $note: String) {
+mutation RunConfirm($stack: ID!, $run: ID!, $note: String) {
   runConfirm(stack: $stack, run: $run, note: $note) { id state }
 }
 """
 
 RUN_DISCARD = """
-mutation RunDiscard($stack: ID!, $run: ID, $note: String) {
+mutation RunDiscard($stack: ID!, $run: ID!, $note: String) {
   runDiscard(stack: $stack, run: $run, note: $note) { id state }
 }
 """
@@ -197,7 +203,7 @@ def module_versions(count: int) -> str:
     """Versions of `count` modules in one query: `m0: module(id: $m0) { ... }` and so on."""
     ids = ", ".join(f"$m{i}: ID!" for i in range(count))
     parts = " ".join(f"m{i}: module(id: $m{i}) {{ {_MODULE_VERSIONS} }}" for i in range(count))
-    return f"query ModuleVersions({ids}, $includeFailed: Boolean) {{ {parts} }}"
+    return f"query ModuleVersions({ids}, $includeFailed: Boolean!) {{ {parts} }}"
 
 
 # ---------------------------------------------------------------------------------------
@@ -216,7 +222,7 @@ query RunPhases($stack: ID!, $run: ID!) {
 """
 
 RUN_LOGS = """
-query RunLogs($stack: ID!, $run: ID!, $state: RunState!, $token: String, $stateVersion: Int) {
+query RunLogs($stack: ID!, $run: ID!, $state: RunState!, $token: String, $stateVersion: Int!) {
   stack(id: $stack) {
     id
     run(id: $run) {

@@ -35,6 +35,8 @@ ASKED_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 50
 # The most search pages a pass sends a second: bounds what a 10,000-stack account costs.
 PAGES_PER_SECOND = 5.0
+# Before a first pass has counted the stacks, a pass may take as long as this many need.
+UNKNOWN_COUNT_STACKS = 20_000
 # How long what was learned (page size, search refused) is trusted: an upgraded self-hosted
 # Spacelift gains search, or larger pages.
 LEARNED_SECONDS = fields.KNOWN_FIELDS_SECONDS
@@ -90,8 +92,11 @@ class StackSearch:
         return learned if isinstance(learned, int) and learned > 0 else ASKED_PAGE_SIZE
 
     def stack_pass_seconds(self) -> float:
-        """How long one pass may take: the read timeout, plus the pages at the paced rate."""
-        count = self.cache.get(self._search_key("count")) or 0
+        """How long one pass may take: the read timeout, plus the pages at the paced rate
+        (as many as UNKNOWN_COUNT_STACKS need, before the first pass has counted them)."""
+        count = self.cache.get(self._search_key("count"))
+        if count is None:
+            count = UNKNOWN_COUNT_STACKS
         pages = math.ceil(count / min(self.page_size(), ASKED_PAGE_SIZE)) + 1
         return self.timeout[1] + pages / self.pages_per_second
 
