@@ -97,6 +97,7 @@ class Faults:
     accept_no_tokens: bool = False  # tokens are issued but none is accepted (a revoked key)
     no_search: bool = False  # an old self-hosted Spacelift: searchStacks is refused
     gateway_401_once: bool = False  # a gateway answers the next token-bearing request 401, no body
+    read_only_key: bool = False  # the key's role may read but not act: mutations "unauthorized"
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -152,6 +153,7 @@ _SWITCHES = (
     "accept_no_tokens",
     "no_search",
     "gateway_401_once",
+    "read_only_key",
 )
 
 
@@ -414,6 +416,12 @@ class Simulator:
             actor, problem = self.authenticate(authorization)
             if problem is None and faults["accept_no_tokens"]:
                 actor, problem = None, "unauthorized: token not accepted"
+            if (
+                problem is None
+                and faults["read_only_key"]
+                and operation.operation == OperationType.MUTATION
+            ):
+                problem = "unauthorized"  # Spacelift's word for a role without the permission
             if problem is None and self._take_unauthorized_fault():
                 self._count("faults")
                 problem = "unauthorized"

@@ -86,6 +86,16 @@ class Unauthorized(SpaceliftError):
     hint = "The key may have been revoked or its role changed."
 
 
+class PermissionDenied(SpaceliftError):
+    """`unauthorized` for a live token: `viewer` answers, the action or stack is refused."""
+
+    summary = "The API key's Spacelift role lacks the permission for this"
+    hint = (
+        "The key is signed in. Give its role the permission in Spacelift (a stack's own role "
+        "may override space-level permissions), or use a key that has it."
+    )
+
+
 class GraphQLError(SpaceliftError):
     summary = "Spacelift rejected the query"
     hint = "The portal and this Spacelift may disagree on the API; see the server log."
