@@ -98,6 +98,7 @@ class Faults:
     no_search: bool = False  # an old self-hosted Spacelift: searchStacks is refused
     gateway_401_once: bool = False  # a gateway answers the next token-bearing request 401, no body
     read_only_key: bool = False  # the key's role may read but not act: mutations "unauthorized"
+    logs_expired: bool = False  # every run is past the account's runLogRetentionDays
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -154,6 +155,7 @@ _SWITCHES = (
     "no_search",
     "gateway_401_once",
     "read_only_key",
+    "logs_expired",
 )
 
 

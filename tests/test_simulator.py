@@ -698,6 +698,7 @@ def test_faults_are_switched_over_http_and_spare_the_control_endpoints(
         "no_search": False,
         "gateway_401_once": False,
         "read_only_key": False,
+        "logs_expired": False,
     }
     assert requests.get(faults_url, timeout=5).json()["mode"] == "http500"
     assert requests.get(f"{sim.url}/_sim/stats", timeout=5).status_code == 200

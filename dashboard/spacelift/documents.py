@@ -217,7 +217,9 @@ def module_versions(count: int) -> str:
 # it was, and so a finished run's phases can be kept for long.
 RUN_PHASES = """
 query RunPhases($stack: ID!, $run: ID!) {
-  stack(id: $stack) { id run(id: $run) { id history { state stateVersion hasLogs terminal } } }
+  stack(id: $stack) {
+    id run(id: $run) { id history { state stateVersion hasLogs terminal timestamp } }
+  }
 }
 """
 

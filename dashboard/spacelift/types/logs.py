@@ -20,6 +20,7 @@ class Phase:
     state_raw: str
     version: int
     ended: bool  # a later transition followed: the log will never change again
+    at: float | None = None  # when the run entered this state (Unix s)
 
     @property
     def label(self) -> str:
@@ -45,7 +46,12 @@ def phases_from_history(history: list[dict[str, Any]]) -> tuple[list[Phase], str
             version = int(entry.get("stateVersion") or 0)
         except (TypeError, ValueError):
             version = 0
-        phases.append(Phase(RunState.parse(raw), raw, version, ended=index < len(ordered) - 1))
+        try:
+            at = float(entry["timestamp"]) if entry.get("timestamp") else None
+        except (TypeError, ValueError):
+            at = None
+        ended = index < len(ordered) - 1
+        phases.append(Phase(RunState.parse(raw), raw, version, ended=ended, at=at))
     last = ordered[-1] if ordered else {}
     terminal = str(last.get("state") or "") if last.get("terminal") else None
     return phases, terminal
