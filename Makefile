@@ -54,6 +54,7 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench
+	$(PY) -m bench.stack_paging
 	$(PY) -m bench.deploy
 	$(PY) -m bench.access_sets
 	$(PY) -m bench.live

@@ -21,7 +21,7 @@ class SpaceliftConnection(models.Model):
     SINGLETON_ID = 1
 
     base_url = models.CharField(max_length=300)
-    key_id = models.CharField(max_length=26)
+    key_id = models.CharField(max_length=255)  # a ULID, or an OIDC key's `oidc::…` ID
     secret_encrypted = models.TextField()
     # The secret Spacelift signs webhooks with, encrypted like the API key secret; PORTAL_WEBHOOK_
     # SECRET wins over it (dashboard/webhooks/secret.py).

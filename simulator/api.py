@@ -96,6 +96,10 @@ class Faults:
     unaccepted_empty: bool = False  # an unaccepted token gets [] and null, not `unauthorized`
     accept_no_tokens: bool = False  # tokens are issued but none is accepted (a revoked key)
     no_worker_pools: bool = False  # a Reader key: worker pools are answered `unauthorized`
+    no_search: bool = False  # an old self-hosted Spacelift: searchStacks is refused
+    gateway_401_once: bool = False  # a gateway answers the next token-bearing request 401, no body
+    read_only_key: bool = False  # the key's role may read but not act: mutations "unauthorized"
+    logs_expired: bool = False  # every run is past the account's runLogRetentionDays
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -113,6 +117,8 @@ def _empty_stats(now: float) -> dict[str, Any]:
         "faults": 0,
         "registry": 0,
         "unaccepted": 0,  # requests answered with empty lists and nulls (unaccepted_empty)
+        "search_pages": 0,  # searchStacks pages answered without an error
+        "search_limit_refused": 0,  # searchStacks asked for more than a page holds
         "since": now,
     }
 
@@ -148,6 +154,10 @@ _SWITCHES = (
     "unaccepted_empty",
     "accept_no_tokens",
     "no_worker_pools",
+    "no_search",
+    "gateway_401_once",
+    "read_only_key",
+    "logs_expired",
 )
 
 
@@ -326,6 +336,13 @@ class Simulator:
                 return True
             return False
 
+    def _take_gateway_401(self) -> bool:
+        with self._lock:
+            if self.faults.gateway_401_once:
+                self.faults.gateway_401_once = False
+                return True
+            return False
+
     # -- the world -------------------------------------------------------------------------
 
     def rebuild_world(self, stacks: int, seed: int | str | None = None) -> World:
@@ -381,6 +398,10 @@ class Simulator:
             self._count("invalid")
             message = realism.NO_INTROSPECTION
             return json_reply({"errors": [{"message": message}]}, root_fields=root_fields)
+        if faults["no_search"] and "searchStacks" in root_fields:
+            self._count("invalid")
+            message = realism.NO_SEARCH
+            return json_reply({"errors": [{"message": message}]}, root_fields=root_fields)
         if operation is None:
             self._count("invalid")
             name = request.get("operationName")
@@ -392,10 +413,19 @@ class Simulator:
             return json_reply({"errors": [{"message": message}]}, root_fields=root_fields)
 
         actor = None
+        if set(root_fields) - PUBLIC_ROOT_FIELDS and authorization and self._take_gateway_401():
+            self._count("faults")
+            return Reply(401, b"", "text/plain", root_fields=root_fields)  # a gateway's 401
         if set(root_fields) - PUBLIC_ROOT_FIELDS:
             actor, problem = self.authenticate(authorization)
             if problem is None and faults["accept_no_tokens"]:
                 actor, problem = None, "unauthorized: token not accepted"
+            if (
+                problem is None
+                and faults["read_only_key"]
+                and operation.operation == OperationType.MUTATION
+            ):
+                problem = "unauthorized"  # Spacelift's word for a role without the permission
             if problem is None and self._take_unauthorized_fault():
                 self._count("faults")
                 problem = "unauthorized"
@@ -408,6 +438,10 @@ class Simulator:
                     {"errors": [{"message": problem}], "data": None}, root_fields=root_fields
                 )
         payload = self._execute(prepared.document, operation, request, actor, lean)
+        if "searchStacks" in root_fields and not payload.get("errors"):
+            self._count("search_pages")
+        elif "searchStacks" in root_fields and "must be at most" in str(payload.get("errors")):
+            self._count("search_limit_refused")
         return json_reply(payload, root_fields=root_fields)
 
     # -- the module registry ---------------------------------------------------------------

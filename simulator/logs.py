@@ -215,13 +215,22 @@ def phase_lines(book: LogBook, run: Any, state: str, version: int) -> tuple[list
     return full[: min(len(full), grown)], False
 
 
-def logs_page(world: Any, run: Any, state: str, token: str | None, version: int | None):
+def logs_page(
+    world: Any,
+    run: Any,
+    state: str,
+    token: str | None,
+    version: int | None,
+    expired: bool = False,
+):
     book = logbook(world)
     if version is None:  # the latest visit of that state
         versions = [t.state_version for t in run.transitions if t.state == state]
         version = versions[-1] if versions else 0
     try:
         lines, ended = phase_lines(book, run, state, version)
+        if expired:  # past the account's runLogRetentionDays: Spacelift keeps no log
+            raise LookupError(run.id)
     except LookupError:
         return {"exists": False, "finished": True, "has_more": False, "next_token": None,
                 "messages": []}  # fmt: skip
@@ -267,7 +276,12 @@ def run_resolvers() -> dict[str, Any]:
     """Resolvers for the fields this module adds to `Run`."""
     return {
         "logs": lambda run, info, state, token=None, stateVersion=None: logs_page(
-            info.context.world, run, state, token, stateVersion
+            info.context.world,
+            run,
+            state,
+            token,
+            stateVersion,
+            expired=info.context.simulator.faults.logs_expired,
         ),
         "changesV3": lambda run, info, input=None: changes(info.context.world, run),
     }

@@ -84,6 +84,8 @@ class Space:
     description: str | None
     parent_space: str | None
     access_level: str  # NONE, READ, WRITE, ADMIN: what this API key may do there
+    inherit_entities: bool = True  # reads what its parent space holds (Spacelift's default)
+    labels: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True, eq=False)

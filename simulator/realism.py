@@ -12,6 +12,12 @@ Learned from Spacelift's own clients (docs/spacelift-api.md, "Learned since"):
 - **A lenient parser.** Spacelift's Backstage plugin sends `query GetStacks () {` (an empty
   variable list, which graphql's grammar rejects) and Spacelift accepts it:
   `accept_empty_variables` rewrites it before parsing.
+- **Search pages of at most 50** (spacectl's `maxPageSize`): a larger `first` is an error
+  that names the limit (search.py). `no_search` plays an old self-hosted Spacelift that has
+  no `searchStacks`.
+- **A gateway's 401.** Some deployments put a gateway before the API that answers HTTP 401
+  with no body (spacectl's `client/client.go` reads a 401 as unauthorized):
+  `gateway_401_once`.
 - **Modules with versions** over GraphQL (`module(id) { versions(includeFailed:) }` and
   `current`), as spacectl reads them.
 """
@@ -47,6 +53,9 @@ LEAN_MISSING_FIELDS = frozenset(
         "PublicWorkerPool.pendingRuns",
     }
 )
+
+# What a GraphQL server without `searchStacks` (an old self-hosted Spacelift) answers.
+NO_SEARCH = 'Cannot query field "searchStacks" on type "Query".'
 
 # What Apollo Server answers when introspection is switched off.
 NO_INTROSPECTION = (

@@ -13,7 +13,9 @@ from typing import Any
 
 from .model import Module, Stack, WorldError
 
-SEARCH_PAGE_MAX = 50  # The likely maximum of `first`; larger requests are clamped.
+# The largest `first` a search page takes (spacectl's `maxPageSize`, internal/cmd/stack/list.go);
+# a larger one is an error that names the limit, so a client can learn it.
+SEARCH_PAGE_MAX = 50
 
 
 def search_stacks(
@@ -117,7 +119,9 @@ def _search(
     default_order: str,
 ) -> tuple[list[tuple[str, Any]], dict[str, Any]]:
     first = search_input.get("first")
-    first = SEARCH_PAGE_MAX if first is None else max(0, min(int(first), SEARCH_PAGE_MAX))
+    if first is not None and int(first) > SEARCH_PAGE_MAX:
+        raise WorldError(f"first: must be at most {SEARCH_PAGE_MAX}, got {int(first)}")
+    first = SEARCH_PAGE_MAX if first is None else max(0, int(first))
     after = search_input.get("after")
     start = _decode_cursor(after) if after else 0
     results = list(items)

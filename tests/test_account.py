@@ -65,8 +65,15 @@ def test_it_accepts_a_ulid_key_id_in_any_case():
     ],
 )
 def test_it_rejects_key_ids_that_are_not_ulids(raw):
+    with pytest.raises(InvalidKeyID, match="26-character ID" if raw else "Enter"):
+        validate_key_id(raw)  # the ULID hint is kept
+
+
+def test_it_accepts_an_oidc_api_keys_id_as_spacelift_shows_it():
+    oidc = "oidc::https://token.actions.githubusercontent.com::01HZX3K8Q9V1W2E3R4T5Y6V7A8"
+    assert validate_key_id(f" {oidc} ") == oidc
     with pytest.raises(InvalidKeyID):
-        validate_key_id(raw)
+        validate_key_id("oidc::has a space")
 
 
 def test_deep_links_follow_the_documented_shapes():

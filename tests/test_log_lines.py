@@ -64,12 +64,16 @@ def test_changes_are_grouped_in_reading_order_and_unknown_kinds_kept():
         for address, previous, kind in (
             ("a.deleted", "", "DELETED"), ("a.new", "", "ADDED"), ("a.odd", "", "TELEPORTED"),
             ("a.moved", "a.old", "MOVED"), ("a.same", "", "NOOP"), ("a.created", "", "create"),
+            ("a.cbd", "", "create-Before-destroy-replaced"), ("a.noop", "", "no-op"),
+            ("a.dbc", "", "DESTROY-BEFORE-CREATE-REPLACED"), ("a.kept", "", "forget"),
         )
     )  # fmt: skip
     groups = group_changes(resources)
     assert [(g.label, [r.address for r in g.resources]) for g in groups] == [
         ("Add", ["a.new", "a.created"]),
+        ("Replace", ["a.cbd", "a.dbc"]),
         ("Move", ["a.moved"]),
         ("Delete", ["a.deleted"]),
+        ("Forget", ["a.kept"]),
         ("TELEPORTED", ["a.odd"]),
     ]

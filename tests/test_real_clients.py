@@ -44,6 +44,12 @@ def test_spacectl_whoami(sim, jwt):
     assert viewer["id"] == f"api::{sim.key_id}" and viewer["name"]
 
 
+def test_spacectl_space_list_with_inherit_entities_and_labels(sim, jwt):
+    spaces = send(sim, "spacectl_space_list", token=jwt)["spaces"]
+    assert spaces and all(isinstance(s["inheritEntities"], bool) for s in spaces)
+    assert all(isinstance(s["labels"], list) for s in spaces)
+
+
 def test_spacectl_stack_list_pages_through_every_stack(sim, jwt):
     seen, after = [], None
     while True:
@@ -242,7 +248,7 @@ def test_an_unaccepted_token_gets_empty_lists_and_nulls_not_an_error(sim, jwt):
 
 def test_modules_have_versions_over_graphql(sim, jwt):
     module = sim.world.modules[0]
-    query = """query ($id: ID!, $failed: Boolean) { module(id: $id) {
+    query = """query ($id: ID!, $failed: Boolean!) { module(id: $id) {
         current { number yanked } versions(includeFailed: $failed) { number state yanked } } }"""
     published = raw(sim, query, jwt, {"id": module.id, "failed": False})["data"]["module"]
     with_failed = raw(sim, query, jwt, {"id": module.id, "failed": True})["data"]["module"]

@@ -448,3 +448,17 @@ def test_a_token_never_accepted_says_so_on_the_log_not_that_the_run_is_gone(
     assert unaccepted.key_secret not in page
     logs = viewer_client.get(f"/stacks/{stack.id}/runs/{run.id}/?region=logs", **HTMX)
     assert "viewer is null" in logs.content.decode()
+
+
+def test_a_phase_whose_log_spacelift_no_longer_keeps_says_so_with_the_runs_age(
+    viewer_client, connected
+):
+    stack, run, _phase = failed_stack(connected)
+    connected.set_faults(logs_expired=True)
+    page = run_page(viewer_client, stack, run).content.decode()
+    assert "Spacelift no longer keeps this log: this run is" in page
+    assert "past the account&#x27;s run log retention" in page
+    assert "did not give this log" not in page and "This phase wrote nothing" not in page
+    # Only phases that wrote a log are offered: one per `hasLogs` transition.
+    with_logs = [t for t in run.transitions if t.has_logs]
+    assert page.count('class="phase') == len(with_logs)

@@ -442,7 +442,7 @@ def test_search_stacks_pages_with_first_and_after(sim: SimulatorHandle) -> None:
     assert sorted(seen) == sorted(stack.id for stack in sim.world.stacks)
 
 
-def test_search_stacks_clamps_first_to_fifty_and_filters(sim: SimulatorHandle) -> None:
+def test_search_stacks_refuses_pages_over_fifty_and_filters(sim: SimulatorHandle) -> None:
     token = exchange(sim)
 
     def search(**search_input: Any) -> list[dict[str, Any]]:
@@ -450,7 +450,9 @@ def test_search_stacks_clamps_first_to_fifty_and_filters(sim: SimulatorHandle) -
         assert "errors" not in body, body
         return [edge["node"] for edge in body["data"]["searchStacks"]["edges"]]
 
-    assert len(search(first=500)) == 48
+    too_many = post(sim, SEARCH, {"input": {"first": 500}}, token=token).json()
+    assert too_many["errors"][0]["message"] == "first: must be at most 50, got 500"
+    assert len(search(first=50)) == 48
     failed = search(predicates=[{"field": "state", "constraint": {"enumEquals": ["FAILED"]}}])
     assert failed
     assert {node["state"] for node in failed} == {"FAILED"}
@@ -760,6 +762,10 @@ def test_faults_are_switched_over_http_and_spare_the_control_endpoints(
         "unaccepted_empty": False,
         "accept_no_tokens": False,
         "no_worker_pools": False,
+        "no_search": False,
+        "gateway_401_once": False,
+        "read_only_key": False,
+        "logs_expired": False,
     }
     assert requests.get(faults_url, timeout=5).json()["mode"] == "http500"
     assert requests.get(f"{sim.url}/_sim/stats", timeout=5).status_code == 200

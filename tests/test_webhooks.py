@@ -150,7 +150,7 @@ def test_many_stacks_at_once_cost_one_list_read(client, viewer_client, webhooks)
         post(client, delivery(stack.id, run_id=f"01RUN{index}"))
     assert hints.rereader.wait_idle(10)
     assert webhooks.stats()["queries"] <= 3
-    assert webhooks.stats()["by_field"]["stacks"] >= 1
+    assert webhooks.stats()["by_field"]["searchStacks"] >= 1
 
 
 def test_metrics_count_refusals(client, webhooks, settings):

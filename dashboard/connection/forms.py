@@ -7,6 +7,7 @@ from collections.abc import Callable
 from django import forms
 
 from dashboard.spacelift.account import (
+    KEY_ID_MAX_CHARS,
     normalize_endpoint,
     refuse_internal_address,
     validate_key_id,
@@ -56,7 +57,10 @@ def plain_text(
 
 
 HOST_HELP = "Your Spacelift account, for example mycorp.app.spacelift.io."
-KEY_ID_HELP = "The 26-character ID from Organization settings > API keys."
+KEY_ID_HELP = (
+    "The 26-character ID from Organization settings > API keys (an OIDC API key's ID, "
+    "oidc::…, as Spacelift shows it)."
+)
 
 
 class ConnectionForm(forms.Form):
@@ -64,7 +68,7 @@ class ConnectionForm(forms.Form):
     key ID it was saved with: otherwise anyone with staff rights could send it elsewhere."""
 
     host = plain_text(account_address, "Host URL", 300, HOST_HELP)
-    key_id = plain_text(validate_key_id, "API key ID", 64, KEY_ID_HELP)
+    key_id = plain_text(validate_key_id, "API key ID", KEY_ID_MAX_CHARS, KEY_ID_HELP)
     secret = forms.CharField(
         label="API key secret",
         required=False,

@@ -27,7 +27,7 @@ from dashboard.regions import Region, failed, held, unchanged
 from dashboard.runs.log_lines import render_lines
 from dashboard.runs.why import stack_for_why, why_run_failed, why_stack_failed
 from dashboard.spacelift import errors
-from dashboard.spacelift.run_records import RunRecords
+from dashboard.spacelift.run_records import RunRecords, expired_note
 from dashboard.spacelift.service import Snapshot, SpaceliftService
 from dashboard.spacelift.types.logs import Phase
 
@@ -48,6 +48,7 @@ class Chunk:
     earlier: bool = False  # lines before these exist: offer "load earlier"
     follow: Region | None = None  # the phase still runs: the region polling for more
     marked: int | None = None  # the 1-based number of the line that says why the run failed
+    expired: str = ""  # Spacelift no longer keeps this phase's log: what to say instead
 
     @property
     def start(self) -> int:
@@ -94,6 +95,8 @@ def tail_chunk(
 ) -> Chunk:
     tail = records.tail(stack_id, run_id, phase)
     url = phase_url(stack_id, run_id, phase)
+    if not tail.exists and not tail.lines:  # the phase wrote a log; Spacelift let it go
+        return Chunk(url, 0, [], expired=expired_note(phase))
     lines = render_lines(tail.lines)
     token = None if tail.finished else tail.next_token
     follow = following(request, url, token, tail.first_line + len(lines))

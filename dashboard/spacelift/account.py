@@ -19,6 +19,10 @@ from urllib.parse import urlsplit
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 # A Spacelift API key ID is a ULID: 26 characters of Crockford's base32.
 _ULID = re.compile(r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$")
+# Spacelift's other key IDs (OIDC API keys: `oidc::<issuer>::<id>`, per its Prometheus
+# exporter's README; integration keys): printable, no spaces, at most KEY_ID_MAX_CHARS.
+KEY_ID_MAX_CHARS = 255
+_NAMESPACED_KEY_ID = re.compile(r"^[a-z][a-z0-9-]*::[\x21-\x7e]{1,250}$")
 
 
 class InvalidEndpoint(ValueError):
@@ -110,15 +114,20 @@ def default_registry_org(base_url: str) -> str:
 
 
 def validate_key_id(raw: str) -> str:
-    key_id = (raw or "").strip().upper()
-    if not _ULID.match(key_id):
-        raise InvalidKeyID(
-            "An API key ID is the 26-character ID Spacelift shows under Organization "
-            "settings > API keys (letters and digits, like 01HZX3K8Q9V1W2E3R4T5Y6V7A8)."
-            if key_id
-            else "Enter the API key ID."
-        )
-    return key_id
+    """A key ID as Spacelift issues it: a ULID (upper-cased), or a namespaced ID such as an
+    OIDC API key's `oidc::<issuer>::<id>` (kept as given). Anything else gets the ULID hint."""
+    given = (raw or "").strip()
+    if _ULID.match(given.upper()):
+        return given.upper()
+    if "::" in given and _NAMESPACED_KEY_ID.match(given):
+        return given
+    raise InvalidKeyID(
+        "An API key ID is the 26-character ID Spacelift shows under Organization "
+        "settings > API keys (letters and digits, like 01HZX3K8Q9V1W2E3R4T5Y6V7A8), or an "
+        "OIDC API key's ID as Spacelift shows it (oidc::…)."
+        if given
+        else "Enter the API key ID."
+    )
 
 
 @dataclass(frozen=True)

@@ -101,7 +101,11 @@ class CachedReads:
 
     # The mechanism ------------------------------------------------------------------------
 
-    def _read(self, name: str, fetch: Callable[[], T]) -> Snapshot[T]:
+    def _read(
+        self, name: str, fetch: Callable[[], T], *, lock_seconds: float | None = None
+    ) -> Snapshot[T]:
+        """`lock_seconds`: how long a fetch may hold the refresh (a paced stack pass may outlast
+        the read timeout); the read timeout unless given."""
         if not self.cached:
             return self._fetch_uncached(fetch)
         key = self.prefix + name
@@ -114,7 +118,8 @@ class CachedReads:
         if failure and failure["retry_at"] > clock():
             return self._stale(key, failure)
         lock = key + ":lock"
-        if not shared_cache.add(lock, 1, timeout=int(self.wait_seconds) + 1):
+        hold = max(self.wait_seconds, lock_seconds or 0)
+        if not shared_cache.add(lock, 1, timeout=int(hold) + 1):
             # Another request is refreshing it: the last data, at once.
             if head is not None and (held := self._held(key, head)) is not None:
                 return held
@@ -137,11 +142,13 @@ class CachedReads:
         return head
 
     def _fetch(self, key: str, fetch: Callable[[], T]) -> Snapshot[T]:
+        started = clock()
         try:
             data = fetch()
         except errors.SpaceliftError as exc:
             return self._stale(key, self._record_failure(key, exc))
-        snapshot = self._store(key, data, fresh_until=clock() + self.ttl)
+        # Dated when the read began: a paced pass of many pages is as old as its first page.
+        snapshot = self._store(key, data, fresh_until=clock() + self.ttl, fetched_at=started)
         shared_cache.delete(key + ":failure")
         return snapshot
 
@@ -188,11 +195,13 @@ class CachedReads:
         fresh_until = previous["fresh_until"] if previous else clock() + self.ttl
         return self._store(key, data, fresh_until=fresh_until)
 
-    def _store(self, key: str, data: Any, *, fresh_until: float) -> Snapshot[Any]:
+    def _store(
+        self, key: str, data: Any, *, fresh_until: float, fetched_at: float | None = None
+    ) -> Snapshot[Any]:
         """Keep `data` as the current version of `key`: its head, its last good copy (for a
         week), and this process's decoded copy."""
         payload = pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
-        now = clock()
+        now = clock() if fetched_at is None else fetched_at
         head = {"version": _version_of(payload), "fetched_at": now, "fresh_until": fresh_until}
         shared_cache.set(key + ":good", {**head, "payload": payload}, timeout=LAST_GOOD_SECONDS)
         self._remember(key)

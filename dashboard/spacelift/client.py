@@ -14,6 +14,7 @@ from . import documents, errors, fields, registry
 from .empty_answers import EmptyAnswerChecks
 from .exchange import GraphQLExchange
 from .health import HealthClient
+from .stack_search import StackSearch
 from .types import (
     ConfigElement,
     IdpGroupMapping,
@@ -28,14 +29,8 @@ from .types import (
 T = TypeVar("T")
 
 
-class SpaceliftClient(HealthClient, EmptyAnswerChecks, GraphQLExchange):
-    # Reads --------------------------------------------------------------------------------
-
-    def list_stacks(self) -> list[Stack]:
-        data = self.read(documents.STACKS, None, empty=lambda d: not d.get("stacks"), seen="stacks")
-        stacks = self._parse(lambda: [Stack.from_api(s) for s in data["stacks"] or ()])
-        self._note_stacks({s.id for s in stacks})
-        return stacks
+class SpaceliftClient(HealthClient, StackSearch, EmptyAnswerChecks, GraphQLExchange):
+    # Reads (the stack list is stack_search.py) ----------------------------------------------
 
     def get_stack(self, stack_id: str) -> Stack | None:
         data = self.read_stack(documents.STACK, {"id": stack_id}, stack_id)

@@ -88,7 +88,19 @@ _STACK_SUMMARY = f"""
   integrations {{ driftDetection {{ schedule }} }}
 """
 
+# Only where searchStacks is refused (an old self-hosted Spacelift): stack_search.py.
 STACKS = Document(f"query Stacks {{ stacks {{ {_STACK_SUMMARY} }} }}")
+
+# The stack list as spacectl reads it (`internal/cmd/stack/list.go`, after spacectl#242:
+# "Stop using the `stacks` query. Use search instead"), one page of `input.first` at a time.
+SEARCH_STACKS = Document(f"""
+query SearchStacks($input: SearchInput!) {{
+  searchStacks(input: $input) {{
+    edges {{ node {{ {_STACK_SUMMARY} }} }}
+    pageInfo {{ endCursor hasNextPage }}
+  }}
+}}
+""")
 
 STACK = Document(f"""
 query Stack($id: ID!) {{
@@ -143,19 +155,25 @@ query ManagedUserGroupsRead {
 }
 """
 
+# Variables are declared as spacectl's GraphQL library (spacelift-io/graphql, query.go,
+# writeArgumentType) declares them: a value it always sends is non-null (`ID!`, `Int!`,
+# `Boolean!`), one it may leave out nullable (`$before: ID`, `$token: String`). A non-null
+# variable is valid whether the argument is nullable or not; a nullable one is rejected where
+# the argument is non-null. `$note` stays nullable: spacectl sends no note to these.
+
 # Actions. Each returns the run Spacelift created or changed. runTrigger takes no note.
 RUN_TRIGGER = """
 mutation RunTrigger($stack: ID!) { runTrigger(stack: $stack) { id state } }
 """
 
 RUN_CONFIRM = """
-mutation RunConfirm($stack: ID!, $run: ID, $note: String) {
+mutation RunConfirm($stack: ID!, $run: ID!, $note: String) {
   runConfirm(stack: $stack, run: $run, note: $note) { id state }
 }
 """
 
 RUN_DISCARD = """
-mutation RunDiscard($stack: ID!, $run: ID, $note: String) {
+mutation RunDiscard($stack: ID!, $run: ID!, $note: String) {
   runDiscard(stack: $stack, run: $run, note: $note) { id state }
 }
 """
@@ -197,7 +215,7 @@ def module_versions(count: int) -> str:
     """Versions of `count` modules in one query: `m0: module(id: $m0) { ... }` and so on."""
     ids = ", ".join(f"$m{i}: ID!" for i in range(count))
     parts = " ".join(f"m{i}: module(id: $m{i}) {{ {_MODULE_VERSIONS} }}" for i in range(count))
-    return f"query ModuleVersions({ids}, $includeFailed: Boolean) {{ {parts} }}"
+    return f"query ModuleVersions({ids}, $includeFailed: Boolean!) {{ {parts} }}"
 
 
 # ---------------------------------------------------------------------------------------
@@ -211,12 +229,14 @@ def module_versions(count: int) -> str:
 # it was, and so a finished run's phases can be kept for long.
 RUN_PHASES = """
 query RunPhases($stack: ID!, $run: ID!) {
-  stack(id: $stack) { id run(id: $run) { id history { state stateVersion hasLogs terminal } } }
+  stack(id: $stack) {
+    id run(id: $run) { id history { state stateVersion hasLogs terminal timestamp } }
+  }
 }
 """
 
 RUN_LOGS = """
-query RunLogs($stack: ID!, $run: ID!, $state: RunState!, $token: String, $stateVersion: Int) {
+query RunLogs($stack: ID!, $run: ID!, $state: RunState!, $token: String, $stateVersion: Int!) {
   stack(id: $stack) {
     id
     run(id: $run) {

@@ -59,6 +59,11 @@ WORDS: dict[str, tuple[str, str]] = {
         "Spacelift refused the token (unauthorized)",
         "The key may have been revoked or its role changed.",
     ),
+    "PermissionDenied": (
+        "The API key's Spacelift role lacks the permission for this",
+        "The key is signed in. Give its role the permission in Spacelift (a stack's own role "
+        "may override space-level permissions), or use a key that has it.",
+    ),
     "GraphQLError": (
         "Spacelift rejected the query",
         "The portal and this Spacelift may disagree on the API; see the server log.",
@@ -127,6 +132,10 @@ class RejectedSecret(SpaceliftError): ...
 
 
 class Unauthorized(SpaceliftError): ...
+
+
+class PermissionDenied(SpaceliftError):
+    """`unauthorized` for a live token: `viewer` answers, the action or stack is refused."""
 
 
 class GraphQLError(SpaceliftError): ...

@@ -208,17 +208,54 @@ class GraphQLExchange:
     def _authorized_post(
         self, text: str, variables: dict[str, Any] | None
     ) -> tuple[Any, list[dict[str, Any]]]:
+        """Post with the token; on `unauthorized` (or a gateway's bare HTTP 401), one fresh
+        exchange and one retry. Still refused: `viewer` tells a live token (the key's role
+        lacks the permission: PermissionDenied) from a dead one (Unauthorized). A token
+        `viewer` vouched for is not exchanged again on the next refusal: `viewer` is asked
+        first, as spacectl's `client/client.go` does."""
         token = self.token()
-        data, errs = self._post(text, variables, token.jwt)
-        if errs and _is_unauthorized(errs):
+        data, errs = self._post_refusable(text, variables, token.jwt)
+        if errs is _REFUSED or (errs and _is_unauthorized(errs)):
+            if self.cache.get(self._token_key + ":live") == token.jwt and self._viewer(token.jwt):
+                raise errors.PermissionDenied(self._permission_text())
             logger.info("Spacelift said unauthorized; exchanging the key again once")
             token = self.renew_token(token.jwt)
-            data, errs = self._post(text, variables, token.jwt)
-            if errs and _is_unauthorized(errs):
+            data, errs = self._post_refusable(text, variables, token.jwt)
+            if errs is _REFUSED or (errs and _is_unauthorized(errs)):
+                if self._viewer(token.jwt):
+                    self.cache.set(self._token_key + ":live", token.jwt, timeout=3600)
+                    raise errors.PermissionDenied(self._permission_text())
+                how = "a gateway answered HTTP 401" if errs is _REFUSED else "unauthorized"
                 raise errors.Unauthorized(
-                    f"Spacelift refused a fresh token for key {self.connection.key_id}"
+                    f"Spacelift refused a fresh token for key {self.connection.key_id} ({how})"
                 )
         return data, errs
+
+    def _post_refusable(
+        self, text: str, variables: dict[str, Any] | None, jwt: str
+    ) -> tuple[Any, Any]:
+        """`_post`, with a bare HTTP 401 (a gateway before the API) read as a refusal."""
+        try:
+            return self._post(text, variables, jwt)
+        except errors.HTTPStatusError as exc:
+            if exc.status != 401:
+                raise
+            logger.info("Spacelift (or a gateway before it) answered HTTP 401")
+            return None, _REFUSED
+
+    def _viewer(self, jwt: str) -> bool:
+        """Whether `viewer` answers this token: it is live, whatever else it was refused."""
+        try:
+            data, errs = self._post(documents.VIEWER, None, jwt)
+        except errors.SpaceliftError:
+            return False
+        return not errs and bool((data or {}).get("viewer"))
+
+    def _permission_text(self) -> str:
+        return (
+            f"Spacelift signs API key {self.connection.key_id} in, but its role lacks the "
+            "permission for this action or this stack"
+        )
 
     def _checked(self, data: Any, errs: list[dict[str, Any]]) -> dict[str, Any]:
         if errs:
@@ -272,6 +309,10 @@ class GraphQLExchange:
         text = "; ".join(str(e.get("message", "")) for e in errs)[:300]
         # Belt and braces: a server that echoes the request must not put the secret on a page.
         return text.replace(self.connection.secret, "[secret]") if self.connection.secret else text
+
+
+# What `_post_refusable` gives for a gateway's bare HTTP 401, in place of GraphQL errors.
+_REFUSED: list[dict[str, Any]] = [{"message": "unauthorized (HTTP 401)"}]
 
 
 def _is_unauthorized(errs: list[dict[str, Any]]) -> bool:

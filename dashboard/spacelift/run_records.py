@@ -54,6 +54,20 @@ class PhaseTail:
         return self.first_line > 0
 
 
+def expired_note(phase: Phase, now: float | None = None) -> str:
+    """What a phase that wrote a log, but whose log Spacelift answers `exists: false`, says.
+
+    Spacelift keeps run logs for the account's `runLogRetentionDays`; past it the log is
+    gone, which is neither an empty log nor an error.
+    """
+    note = "Spacelift no longer keeps this log"
+    if phase.at is None:
+        return note + " (its account keeps run logs for a set number of days)."
+    days = max(0, int(((now if now is not None else clock()) - phase.at) // 86400))
+    age = "less than a day" if days == 0 else f"{days} day{'s' if days != 1 else ''}"
+    return f"{note}: this run is {age} old, past the account's run log retention."
+
+
 class RunRecords:
     def __init__(self, service: SpaceliftService):
         self.service = service

@@ -48,7 +48,11 @@ class SpaceliftService(HealthReads, CachedReads):
     # What views call ----------------------------------------------------------------------
 
     def stacks(self) -> Snapshot[list[Stack]]:
-        return self._read("stacks", self.client.list_stacks)
+        """Every stack, from searchStacks pages (stack_search.py): a pass may outlast the poll
+        interval at 10,000 stacks, so it holds the refresh for as long as it may take."""
+        return self._read(
+            "stacks", self.client.list_stacks, lock_seconds=self.client.stack_pass_seconds()
+        )
 
     def stack(self, stack_id: str) -> Snapshot[Stack | None]:
         return self._read(f"stack:{stack_id}", lambda: self.client.get_stack(stack_id))

@@ -20,6 +20,7 @@ class Phase:
     state_raw: str
     version: int
     ended: bool  # a later transition followed: the log will never change again
+    at: float | None = None  # when the run entered this state (Unix s)
 
     @property
     def label(self) -> str:
@@ -45,7 +46,12 @@ def phases_from_history(history: list[dict[str, Any]]) -> tuple[list[Phase], str
             version = int(entry.get("stateVersion") or 0)
         except (TypeError, ValueError):
             version = 0
-        phases.append(Phase(RunState.parse(raw), raw, version, ended=index < len(ordered) - 1))
+        try:
+            at = float(entry["timestamp"]) if entry.get("timestamp") else None
+        except (TypeError, ValueError):
+            at = None
+        ended = index < len(ordered) - 1
+        phases.append(Phase(RunState.parse(raw), raw, version, ended=ended, at=at))
     last = ordered[-1] if ordered else {}
     terminal = str(last.get("state") or "") if last.get("terminal") else None
     return phases, terminal
@@ -79,17 +85,31 @@ class LogPage:
 
 
 # The kinds of change, in the order a reviewer reads them. `metadata.type` is undocumented:
-# these spellings are the likely ones (Terraform's own words and their past tenses); any
+# these spellings are the likely ones (Terraform's own words and their past tenses), with
+# those of Spacelift's notification-policy input (`added`, `changed`, `deleted`,
+# `create-Before-destroy-replaced`, `destroy-Before-create-replaced`, `import`, `forget`:
+# concepts/policy/notification-policy.md), compared without regard to case, `-` as `_`; any
 # other value becomes its own group under its raw name.
 CHANGE_KINDS = {
     "add": ("Add", ("ADD", "ADDED", "CREATE", "CREATED")),
     "import": ("Import", ("IMPORT", "IMPORTED")),
     "change": ("Change", ("CHANGE", "CHANGED", "UPDATE", "UPDATED", "MODIFY", "MODIFIED")),
-    "replace": ("Replace", ("REPLACE", "REPLACED", "RECREATE", "DELETE_CREATE", "CREATE_DELETE")),
+    "replace": (
+        "Replace",
+        (
+            "REPLACE",
+            "REPLACED",
+            "RECREATE",
+            "DELETE_CREATE",
+            "CREATE_DELETE",
+            "CREATE_BEFORE_DESTROY_REPLACED",
+            "DESTROY_BEFORE_CREATE_REPLACED",
+        ),
+    ),
     "move": ("Move", ("MOVE", "MOVED")),
     "delete": ("Delete", ("DELETE", "DELETED", "DESTROY", "DESTROYED", "REMOVE", "REMOVED")),
     "forget": ("Forget", ("FORGET", "FORGOTTEN", "FORGET_STATE")),
-    "unchanged": ("No change", ("NOOP", "NO_OP", "NO-OP", "UNCHANGED", "NONE", "READ")),
+    "unchanged": ("No change", ("NOOP", "NO_OP", "UNCHANGED", "NONE", "READ")),
 }
 _KIND_OF = {raw: kind for kind, (_, raws) in CHANGE_KINDS.items() for raw in raws}
 
@@ -102,7 +122,7 @@ class ResourceChange:
 
     @property
     def kind(self) -> str:
-        return _KIND_OF.get(self.type_raw.upper(), "other")
+        return _KIND_OF.get(self.type_raw.upper().replace("-", "_"), "other")
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> ResourceChange:

@@ -1,0 +1,84 @@
+"""The stack list from searchStacks pages (issue 21, item 1), against the simulator over HTTP."""
+
+from __future__ import annotations
+
+import pytest
+
+from dashboard.spacelift import stack_search
+
+
+@pytest.fixture
+def unpaced(monkeypatch):
+    """The pacing's clock, moved by its own waits instead of waiting: `[now]`."""
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    monkeypatch.setattr(stack_search.StackSearch, "monotonic", staticmethod(lambda: now[0]))
+    monkeypatch.setattr(stack_search.StackSearch, "sleep", staticmethod(sleep))
+    stack_search._next_slot.clear()
+    return now
+
+
+def test_it_lists_every_stack_from_pages_and_learns_the_page_size_once(sim, make_client, unpaced):
+    sim.rebuild_world(120, seed=7)
+    client = make_client(sim)
+    stacks = client.list_stacks()
+    assert len(stacks) == len({s.id for s in stacks}) == 120
+    stats = sim.stats()
+    # A page of 100 refused (the error names 50), then 3 pages of 50; never `stacks`.
+    assert stats["search_limit_refused"] == 1 and stats["search_pages"] == 3
+    assert "stacks" not in stats["by_field"]
+    assert client.page_size() == 50
+    sim.reset_stats()
+    assert len(make_client(sim).list_stacks()) == 120  # another worker: no refusal again
+    assert sim.stats()["search_limit_refused"] == 0 and sim.stats()["search_pages"] == 3
+    # Paced at 5 a second: the 7 requests of the two passes went 0.2 s apart.
+    assert unpaced[0] == pytest.approx(6 / stack_search.PAGES_PER_SECOND)
+    assert client.stack_pass_seconds() == pytest.approx(2.0 + 4 / 5)
+
+
+def test_a_failed_pass_keeps_the_last_good_list(sim, clock, make_service, unpaced):
+    sim.rebuild_world(120, seed=7)
+    svc = make_service(sim, ttl=10)
+    first = svc.stacks()
+    assert len(first.data) == 120 and first.ok
+    clock.advance(11)
+    sim.set_faults(mode="http500")
+    again = svc.stacks()
+    assert again.stale and again.data == first.data and again.version == first.version
+
+
+def test_where_search_is_refused_it_reads_stacks_and_remembers(sim, make_client, unpaced):
+    sim.set_faults(no_search=True)
+    client = make_client(sim)
+    assert len(client.list_stacks()) == 48
+    assert len(client.list_stacks()) == 48
+    by_field = sim.stats()["by_field"]
+    assert by_field["searchStacks"] == 1  # refused once, then never asked again
+    assert by_field["stacks"] == 2
+
+
+def test_an_empty_first_page_is_doubted_with_viewer(sim, make_client, unpaced):
+    client = make_client(sim)
+    client.list_stacks()  # the list held stacks
+    sim.set_faults(unaccepted_empty=True, accept_no_tokens=True)
+    with pytest.raises(Exception) as raised:
+        client.list_stacks()
+    assert raised.value.__class__.__name__ == "TokenNotAccepted"
+    assert sim.stats()["by_field"]["viewer"] >= 1
+
+
+@pytest.mark.parametrize(
+    ("message", "asked", "step"),
+    [
+        ("first: must be at most 50, got 100", 100, 50),
+        ("page size exceeds the maximum of 25", 100, 25),
+        ("first is too large", 100, 50),
+        ("internal error", 100, None),
+        ("must be at most 50", 50, None),
+    ],
+)
+def test_it_steps_down_only_on_an_error_that_names_a_limit(message, asked, step):
+    assert stack_search.limit_named(message, asked) == step
