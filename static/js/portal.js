@@ -95,7 +95,13 @@ document.addEventListener("keydown", (event) => {
     select(null);
   } else if (event.key === "/") {
     const search = document.querySelector('input[name="q"]');
-    if (search) { event.preventDefault(); search.focus(); search.select(); }
+    if (search) {
+      event.preventDefault();
+      const fold = search.closest("details");
+      if (fold) fold.open = true;  // a folded search still answers "/"
+      search.focus();
+      search.select();
+    }
   } else if (event.key === "j" && rows.length) {
     select(rows[Math.min(rows.length - 1, current + 1)]);
   } else if (event.key === "k" && rows.length) {
@@ -137,9 +143,15 @@ document.addEventListener("htmx:afterSwap", () => {
 document.addEventListener("DOMContentLoaded", () => {
   syncTitle();
   syncProblem();
-  // Filters fold away on a phone; on a wider screen they are simply there.
+  // The filters are folded until a person opens them; that choice is remembered on this
+  // browser. A filter that is set opens them regardless (the server renders them open).
   const fold = document.querySelector("details.filters-fold");
-  if (fold && window.matchMedia("(min-width: 700px)").matches) fold.open = true;
+  if (fold) {
+    if (!fold.open && localStorage.getItem("portal.filters") === "open") fold.open = true;
+    fold.addEventListener("toggle", () => {
+      localStorage.setItem("portal.filters", fold.open ? "open" : "closed");
+    });
+  }
 });
 
 // Filters left at "All" stay out of the URL, so shared links read ?health=failing, not ?q=&...
