@@ -23,6 +23,13 @@ MEASURE = """() => {
 }"""
 
 
+# Each state chip whole: inside its cell and on screen, not cut by the column.
+CHIPS_WHOLE = """chips => chips.map(c => {
+  const r = c.getBoundingClientRect(), cell = c.parentElement.getBoundingClientRect();
+  return r.width > 0 && r.left >= 0 && r.right <= Math.min(cell.right, window.innerWidth);
+})"""
+
+
 def spills(measured: dict) -> list:
     """What is wider than its box: the page, or a table."""
     found = []
@@ -60,6 +67,8 @@ def test_the_overview_fits_at_1440_and_1280_px_one_line_per_stack(operator_page,
             "tr[data-stack]", "rows => rows.map(r => Math.round(r.getBoundingClientRect().height))"
         )
         assert len(heights) == 48 and max(heights) == min(heights) <= 40, heights
+        chips = page.eval_on_selector_all("tr[data-stack] td.state .chip", CHIPS_WHOLE)
+        assert len(chips) == 48 and all(chips), size
         # Each row's Spacelift link is on screen, an icon with a name.
         link = page.get_by_role("link", name="in Spacelift").first
         box = link.bounding_box()
@@ -129,11 +138,7 @@ def test_no_page_scrolls_sideways_at_390_px_and_every_state_shows(operator_page,
             )
             assert addresses and max(addresses) > 40, name  # long addresses are there to wrap
         if name == "overview":
-            chips = page.eval_on_selector_all(
-                "tr[data-stack] td.state .chip",
-                "chips => chips.map(c => { const r = c.getBoundingClientRect();"
-                " return r.width > 0 && r.left >= 0 && r.right <= window.innerWidth; })",
-            )
+            chips = page.eval_on_selector_all("tr[data-stack] td.state .chip", CHIPS_WHOLE)
             assert len(chips) == 48 and all(chips)  # every stack's state is on screen
             header = page.eval_on_selector(".topbar", "h => h.getBoundingClientRect().height")
             assert header <= 80  # two lines at most
