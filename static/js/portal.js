@@ -207,3 +207,16 @@ document.addEventListener("htmx:afterSettle", () => {
   const found = root.querySelectorAll(selector)[Math.max(0, index)];
   if (found) found.focus({ preventScroll: true });
 });
+
+// A fold a person opened inside a refreshed region (class "keep-open", with an id) stays open.
+const openFolds = new Set();
+document.addEventListener("htmx:beforeSwap", (event) => {
+  event.detail.target.querySelectorAll("details.keep-open[id][open]").forEach((d) => openFolds.add(d.id));
+});
+document.addEventListener("htmx:afterSettle", () => {
+  openFolds.forEach((id) => {
+    const fold = document.getElementById(id);
+    if (fold) fold.open = true;
+  });
+  openFolds.clear();
+});

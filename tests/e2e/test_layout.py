@@ -144,3 +144,25 @@ def test_no_page_scrolls_sideways_at_390_px_and_every_state_shows(operator_page,
             assert header <= 80  # two lines at most
     assert found == {}
     assert page.watch.errors == []
+
+
+def test_the_skip_link_and_the_opened_queue_survive_a_refresh(
+    login, connected, settings, time_passes
+):
+    settings.PORTAL_POLL_SECONDS = 2
+    page = login()
+    page.set_viewport_size(DESKTOPS[0])
+    page.goto("/?per_page=250")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to stacks"
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "stacks-table"
+    # What does not fit in "Needs a human" is folded; opened, it stays open through a swap.
+    more = page.locator("details.attention-more")
+    more.locator("summary").click()
+    region = page.locator("#stacks").element_handle()
+    connected.step()
+    time_passes(2 * settings.PORTAL_POLL_SECONDS)
+    page.wait_for_function("old => !old.isConnected", arg=region, timeout=6_000)
+    assert page.locator("details.attention-more").evaluate("d => d.open")
+    assert page.watch.errors == []
