@@ -20,6 +20,10 @@ class DashboardConfig(AppConfig):
             regions,  # noqa: F401 - registers its process state
         )
         from dashboard.connection import diagnostics  # noqa: F401 - likewise
+        from dashboard.notifications import (
+            checks as notification_checks,  # noqa: F401 - registers its checks
+        )
+        from dashboard.notifications import watcher  # noqa: F401 - registers its process state
 
         # What a process holds (memos, clients, rendered regions) was built under the old
         # settings; Django sends this when tests change one (pytest-django's `settings`).

@@ -79,12 +79,16 @@ class AuditEntry(models.Model):
         TRIGGER = "trigger", "Trigger run"
         CONFIRM = "confirm", "Confirm run"
         DISCARD = "discard", "Discard run"
+        RETRY = "retry", "Retry run"
         CONNECTION_SAVE = "connection_save", "Save connection"
         CONNECTION_TEST = "connection_test", "Test connection"
         CONNECTION_REMOVE = "connection_remove", "Remove connection"
         SIGN_IN = "sign_in", "Sign in"
         ROLE_CHANGE = "role_change", "Role change"
         ACCESS_CHANGE = "access_change", "Space access change"
+        LOCK = "stack_lock", "Lock stack"
+        UNLOCK = "stack_unlock", "Unlock stack"
+        NOTIFICATION_CHANGE = "notification", "Notification route change"
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     user = models.ForeignKey(
@@ -190,3 +194,14 @@ class SpaceAccessRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.group}: {', '.join(self.spaces)}"
+
+
+# The notification tables live beside their code (dashboard/notifications/); imported here so
+# they are the app's models.
+from dashboard.notifications.models import (  # noqa: E402, F401
+    NotificationRoute,
+    NotifiedProblem,
+    NotifierLease,
+    OutboxMessage,
+    WatchedConnection,
+)

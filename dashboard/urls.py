@@ -7,9 +7,12 @@ from dashboard.accounts import access_views, people
 from dashboard.audit import views as audit
 from dashboard.connection import settings_page
 from dashboard.live import views as live
+from dashboard.notifications import views as notifications
 from dashboard.runs import actions, log_views
 from dashboard.runs import views as runs
 from dashboard.stacks import exports, modules
+from dashboard.stacks import health as stack_health
+from dashboard.stacks import locks as stack_locks
 from dashboard.stacks import views as stacks
 from dashboard.webhooks import panel as webhook_panel
 from dashboard.webhooks import receiver as webhooks
@@ -32,6 +35,9 @@ stack_urls = [
     path("", stacks.stack_detail, name="stack"),
     path("why/", log_views.stack_why, name="why"),
     path("badge.svg", exports.stack_badge, name="badge"),
+    path("health/<str:part>/", stack_health.stack_health, name="health"),
+    path("lock/", stack_locks.lock_stack, name="stack_lock"),
+    path("unlock/", stack_locks.unlock_stack, name="stack_unlock"),
     path("actions/trigger/", actions.trigger_run, name="trigger"),
     path("runs/<run_id:run_id>/", include(run_urls)),
 ]
@@ -46,6 +52,15 @@ connection_urls = [
     path("webhook-secret/", webhook_panel.save_secret, name="webhook_secret"),
 ]
 
+# The notification routes: the page, and the actions its forms post to.
+notification_urls = [
+    path("", notifications.notifications, name="notifications"),
+    path("add/", notifications.add_route, name="notifications_add"),
+    path("<int:route_id>/", notifications.edit_route, name="notifications_edit"),
+    path("<int:route_id>/remove/", notifications.remove_route, name="notifications_remove"),
+    path("test/", notifications.send_test, name="notifications_test"),
+]
+
 # Below administration/: staff pages.
 administration_urls = [
     path("spacelift/", include(connection_urls)),
@@ -55,6 +70,7 @@ administration_urls = [
     path("people/<int:user_id>/operator/", people.set_operator, name="people_operator"),
     path("access/", access_views.access_rules, name="access"),
     path("access/mirror/", access_views.mirror_idp_mappings, name="access_mirror"),
+    path("notifications/", include(notification_urls)),
 ]
 
 urlpatterns = [

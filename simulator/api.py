@@ -95,6 +95,7 @@ class Faults:
     no_introspection: bool = False  # __type and __schema are refused
     unaccepted_empty: bool = False  # an unaccepted token gets [] and null, not `unauthorized`
     accept_no_tokens: bool = False  # tokens are issued but none is accepted (a revoked key)
+    no_worker_pools: bool = False  # a Reader key: worker pools are answered `unauthorized`
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -146,6 +147,7 @@ _SWITCHES = (
     "no_introspection",
     "unaccepted_empty",
     "accept_no_tokens",
+    "no_worker_pools",
 )
 
 

@@ -170,10 +170,10 @@ class Run:
 
     @property
     def can_retry(self) -> bool:
+        """`runRetry` takes a failed run only (spacectl: "Retry a failed run")."""
         return (
-            self.state in ("FAILED", "STOPPED")
+            self.state == "FAILED"
             and self.type in ("TRACKED", "PROPOSED")
-            and self.is_most_recent
             and not self.stack.is_disabled
         )
 

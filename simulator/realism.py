@@ -41,6 +41,10 @@ LEAN_MISSING_FIELDS = frozenset(
         "ConfigElement.description",
         "StackConfigVendorTerraform.workflowTool",
         "Query.managedUserGroups",
+        "DriftDetectionIntegration.nextSchedule",
+        "PublicWorkerPool.parallelism",
+        "PublicWorkerPool.busyWorkers",
+        "PublicWorkerPool.pendingRuns",
     }
 )
 

@@ -32,7 +32,7 @@ from graphql import (
     validate,
 )
 
-from . import idp_groups, realism
+from . import health, idp_groups, realism
 from .logs import run_resolvers
 
 if TYPE_CHECKING:
@@ -117,6 +117,7 @@ def _mutation_resolvers() -> dict[str, Callable[..., Any]]:
         "runDiscard": lambda _, info, stack, run=None, note=None: world(info).discard_run(
             stack, run, actor(info), note
         ),
+        "runRetry": lambda _, info, stack, run: world(info).retry_run(stack, run, actor(info)),
     }
 
 
@@ -150,6 +151,11 @@ def load_schema(lean: bool = False) -> GraphQLSchema:
         ("Module", _module_resolvers()),
         ("Run", run_resolvers()),
         ("Query", idp_groups.resolvers()),
+        ("Query", health.query_resolvers()),
+        ("Mutation", health.mutation_resolvers()),
+        ("Stack", health.stack_resolvers()),
+        ("WorkerPool", {"searchSchedulableRuns": health.schedulable_runs}),
+        ("PublicWorkerPool", {"searchSchedulableRuns": health.schedulable_runs}),
     ):
         fields = schema.get_type(type_name).fields  # type: ignore[union-attr]
         for name, resolver in resolvers.items():

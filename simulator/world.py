@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .generation import Account, commit_url, generate, move_in_time, random_commit
+from .health import HealthModel
 from .ids import stack_index_of_run
 from .model import TERMINAL_RUN_STATES, Module, Run, Space, Stack, WorldError
 from .search import search_modules, search_stacks
@@ -69,6 +70,7 @@ class World:
         self.active_stack_ids = account.active_stack_ids
         self.modules = account.modules
         self._modules_by_id = {module.id: module for module in self.modules}
+        self.health = HealthModel(self)  # derived from the records above
         self._timeline = Timeline(
             seed,
             self.anchor,
@@ -179,6 +181,22 @@ class World:
                 if other.state not in TERMINAL_RUN_STATES and other.state != "UNCONFIRMED":
                     self._timeline.keep_moving(other)
             return run
+
+    def retry_run(self, stack_id: str, run_id: str, actor: str) -> Run:
+        """`runRetry`: a new run of the same type on the failed run's commit and branch, as
+        spacectl's `run retry` reports it (it prints the new run's ID, not the old one's)."""
+        with self.lock:
+            stack = self._writable_stack(stack_id)
+            run = self._run_of(stack, run_id)
+            if not run.can_retry:
+                raise WorldError(f"run {run.id} is {run.state}: only a failed run can be retried")
+            if stack.locked_by and stack.locked_by != actor:
+                raise WorldError(f"stack {stack_id} is locked by {stack.locked_by}")
+            commit = run.commit or stack.tracked_commit
+            if commit is None:
+                raise WorldError(f"run {run.id} has no commit to retry")
+            now = int(self.clock())
+            return self._timeline.new_run(stack, run.type, commit, now, actor, run.branch)
 
     def _pending_run(self, stack: Stack, run_id: str | None) -> Run:
         if run_id:

@@ -43,6 +43,9 @@ async def application(scope, receive, send):
             # Not in the main thread (a server in a test's thread): no signals to chain.
             with contextlib.suppress(ValueError):
                 _end_streams_on_termination()
+            from dashboard.notifications.watcher import start_in_background
+
+            start_in_background()  # in each worker, after the fork
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             from dashboard.live.broker import broker

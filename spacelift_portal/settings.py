@@ -253,6 +253,20 @@ PORTAL_SPACE_ACCESS = env("PORTAL_SPACE_ACCESS", default="")
 # The audit log keeps this many days; older entries go on every write (and `prune_audit`).
 PORTAL_AUDIT_DAYS = env.int("PORTAL_AUDIT_DAYS", default=365)
 
+# Notifications (README "Notifications"; dashboard/notifications/). PORTAL_NOTIFY: routes as a
+# JSON list, [{"name": "...", "url": "<Apprise URL>", "spaces": [...], "labels": [...],
+# "kinds": ["failed", "waiting", "drifted", "stuck", "recovered"]}]; empty: the routes saved on
+# the Notifications page. Checked at start-up (dashboard/notifications/checks.py).
+PORTAL_NOTIFY = env("PORTAL_NOTIFY", default="")
+# The portal's public address (https://portal.example.com), for links in messages.
+PORTAL_BASE_URL = env("PORTAL_BASE_URL", default="").rstrip("/")
+# A message not delivered within this many hours of being written is given up (and shown).
+PORTAL_NOTIFY_RETRY_HOURS = env.float("PORTAL_NOTIFY_RETRY_HOURS", default=6.0)
+# Delivered and given-up messages are listed on the Notifications page this many days.
+PORTAL_NOTIFY_KEEP_DAYS = env.int("PORTAL_NOTIFY_KEEP_DAYS", default=7)
+# false: this process never looks or sends (the others, holding the lease, do).
+PORTAL_NOTIFY_WATCH = env.bool("PORTAL_NOTIFY_WATCH", default=True)
+
 # Mail, for password reset only: without EMAIL_URL (smtp+tls://user:password@host:587) the
 # password-reset pages are not published, since their mail would go nowhere.
 EMAIL_URL = env("EMAIL_URL", default="")
@@ -284,5 +298,7 @@ LOGGING = {
         # gql logs request payloads at DEBUG, and the token exchange carries the secret.
         "gql": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},
+        # Apprise logs a receiver's full URL (its tokens) at DEBUG when it sends a notification.
+        "apprise": {"level": "WARNING"},
     },
 }

@@ -16,5 +16,10 @@ for name in (
     "CACHE_URL",
     "DEBUG",
     "PORTAL_ENCRYPTION_KEY",
+    "PORTAL_NOTIFY",
+    "PORTAL_BASE_URL",
 ):
     os.environ.pop(name, None)
+# No notification watcher thread in the servers tests start (tests/test_notifications.py starts
+# one itself where it means to).
+os.environ["PORTAL_NOTIFY_WATCH"] = "false"

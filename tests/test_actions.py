@@ -166,3 +166,48 @@ def test_runs_acted_on_in_the_portal_show_the_person_beside_the_api_key(operator
     assert sum("in the portal by" in r.get_text() for r in rows) == 1
     run_page = operator_client.get(f"/stacks/{stack.id}/runs/{new_run.id}/").content.decode()
     assert "Triggered in the portal by olga" in run_page
+
+
+def test_an_operator_retries_a_failed_run_through_a_confirmation_and_it_is_audited(
+    operator_client, viewer_client, connected, settings
+):
+    stack = writable_stack(connected, "FAILED")
+    failed = next(r for r in stack.tracked if r.state == "FAILED")
+    page = f"/stacks/{stack.id}/runs/{failed.id}/"
+    url = f"{page}actions/retry/"
+    # A viewer sees no Retry and is refused; so is an operator in read-only mode.
+    assert url not in viewer_client.get(page).content.decode()
+    assert viewer_client.post(url).status_code == 403
+    settings.PORTAL_READ_ONLY = True
+    assert url not in operator_client.get(page).content.decode()
+    assert operator_client.post(url).status_code == 403
+    settings.PORTAL_READ_ONLY = False
+    runs_before = len(stack.tracked)
+    # The operator's Retry leads to a confirmation that names the commit and changes nothing.
+    assert f'href="{url}"' in operator_client.get(page).content.decode()
+    confirmation = parse(operator_client.get(url))
+    assert confirmation.select_one("form.actions")["action"] == url
+    assert failed.commit.hash[:7] in confirmation.get_text()
+    assert "Spacelift's note" not in confirmation.get_text(), "runRetry takes no note"
+    assert len(stack.tracked) == runs_before
+    response = operator_client.post(url)
+    new = stack.tracked[0]
+    assert len(stack.tracked) == runs_before + 1 and new.id != failed.id
+    assert new.commit.hash == failed.commit.hash
+    assert (
+        response.status_code == 302 and response["Location"] == f"/stacks/{stack.id}/runs/{new.id}/"
+    )
+    entry = AuditEntry.objects.get()
+    assert (entry.action, entry.run_id, entry.result_run_id, entry.succeeded) == (
+        "retry", failed.id, new.id, True
+    )  # fmt: skip
+    new_page = operator_client.get(response["Location"]).content.decode()
+    assert "Retried in the portal by olga" in new_page
+    # A run that did not fail: no confirmation page; a POST is Spacelift's to refuse, audited.
+    finished = next(r for r in stack.tracked if r.state == "FINISHED")
+    other = f"/stacks/{stack.id}/runs/{finished.id}/actions/retry/"
+    assert operator_client.get(other).status_code == 404
+    assert "Retry run failed" in operator_client.post(other, follow=True).content.decode()
+    refused = AuditEntry.objects.latest("created_at")
+    assert (refused.action, refused.succeeded) == ("retry", False)
+    assert "only a failed run" in refused.message

@@ -29,7 +29,7 @@ def pages(stack_id: str) -> list[tuple[str, dict, dict, tuple[str, ...]]]:
         ("/", {}, {}, (STACK_ROWS,)),
         ("/", {}, HTMX, (STACK_ROWS,)),
         (f"/stacks/{stack_id}/", {}, {}, (STACK_FACTS, RUN_ROWS)),
-        (f"/stacks/{stack_id}/", {"region": "stack"}, HTMX, (STACK_FACTS,)),
+        (f"/stacks/{stack_id}/", {"region": "config"}, HTMX, (STACK_FACTS,)),
         (f"/stacks/{stack_id}/", {"region": "runs"}, HTMX, (RUN_ROWS,)),
     ]
 

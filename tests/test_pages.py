@@ -150,7 +150,7 @@ def test_stack_page_shows_configuration_and_runs(viewer_client, connected):
 
 def test_stack_page_partials_are_their_regions(viewer_client, connected):
     stack_id = stacks_of(connected)[0].id
-    for name in ("stack", "runs", "environment"):
+    for name in ("stack", "runs", "config", "environment"):
         response = viewer_client.get(f"/stacks/{stack_id}/", {"region": name}, **HTMX)
         sections = parse(response).find_all(recursive=False)
         assert [(tag.name, tag["id"]) for tag in sections] == [("section", name)]

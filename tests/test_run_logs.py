@@ -15,6 +15,7 @@ from django.core.cache import cache
 from dashboard.spacelift.run_records import TAIL_LINES
 from simulator.logs import LOG_PAGE_SIZE, changes, logbook, phase_lines
 from simulator.server import start_simulator
+from tests.conftest import parse
 
 pytestmark = pytest.mark.django_db
 
@@ -131,6 +132,11 @@ def test_a_failed_run_page_shows_the_failing_line_without_a_click(viewer_client,
     assert len(failed) == 1 and "open" in failed[0]
     assert failed[0]["id"] == f"phase-{phase.state}-{phase.state_version}"
     assert any(WHY in line for line in tags.log_lines)
+    # The failing line has the id the why lines link to; the run page's own why links to it.
+    marked = parse(page).select("ol.log li.failed-line")
+    assert [m.get("id") for m in marked] == ["failed-line"]
+    assert WHY.removeprefix("Error: ") in marked[0].get_text()
+    assert parse(page).select_one(".why-line a")["href"] == "#failed-line"
 
 
 def test_colour_codes_become_classes_and_never_show_raw(viewer_client, connected):
@@ -202,7 +208,7 @@ def test_the_failed_stack_page_and_needs_a_human_name_why(viewer_client, connect
     why = viewer_client.get(f"/stacks/{stack.id}/why/", **HTMX)
     assert why.status_code == 200
     assert WHY in why.content.decode()
-    assert f'href="/stacks/{stack.id}/runs/{run.id}/"' in why.content.decode()
+    assert f'href="/stacks/{stack.id}/runs/{run.id}/#failed-line"' in why.content.decode()
 
 
 def test_a_log_that_says_nothing_plain_falls_back_to_see_the_log(viewer_client, connected):
@@ -261,6 +267,11 @@ def test_an_unconfirmed_run_page_lists_every_resource_its_plan_changes(viewer_cl
     ]
     for resource in moved:
         assert f"moved from <code>{html_lib.escape(resource['previous_address'])}</code>" in plan
+    # The plan is part of the run region: its poll brings it with Confirm; the logs' does not.
+    assert 'class="plan"' in run_page(viewer_client, stack, run, data={"region": "run"}, **HTMX)\
+        .content.decode()  # fmt: skip
+    logs = run_page(viewer_client, stack, run, data={"region": "logs"}, **HTMX)
+    assert 'class="plan"' not in logs.content.decode()
 
 
 def test_an_unknown_kind_of_change_is_shown_as_it_came(viewer_client, connected):
@@ -390,7 +401,11 @@ def test_the_logs_region_refreshes_only_when_a_phase_starts_or_ends(
     assert response.status_code == 200
     tags = Tags(response.content.decode())
     failed = tags.find("details", "phase-failed")
-    assert len(failed) == 1 and "open" in failed[0] and failed[0].get("hx-preserve") == "true"
+    assert len(failed) == 1 and "open" in failed[0] and "hx-preserve" not in failed[0]
+    # The label follows the run; only the log body is kept as the browser has it.
+    bodies = tags.find("div", "log-body")
+    assert bodies and all(body.get("hx-preserve") == "true" for body in bodies)
+    assert "phase-running" not in response.content.decode(), "no phase says running"
     assert not tags.find("section", "logs")[0].get("hx-get"), "a finished run stops polling"
 
 

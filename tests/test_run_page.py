@@ -198,3 +198,18 @@ def test_the_stack_page_links_each_run_to_its_page(viewer_client, connected):
     assert rows
     for row in rows:
         assert row.select_one("a.run-link")["href"] == f"/stacks/{stack.id}/runs/{row['data-run']}/"
+        # The commit message links there too.
+        assert row.select_one("td.commit a.message")["href"] == row.select_one("a.run-link")["href"]
+
+
+def test_a_stack_opens_on_its_runs_with_its_configuration_folded_below(viewer_client, connected):
+    stack = next(s for s in connected.world.stacks if not s.description)
+    page = parse(viewer_client.get(f"/stacks/{stack.id}/"))
+    order = [tag.get("id") for tag in page.select("section#stack, section#runs, details.fold")]
+    assert order == ["stack", "runs", "stack-config-fold", "stack-environment-fold"]
+    assert all(not fold.has_attr("open") for fold in page.select("details.fold"))
+    assert page.select_one("details.fold section#config dl.config")
+    assert page.select_one("details.fold section#environment")
+    # An empty description takes no space; every run is tracked, so no Type column yet.
+    assert not page.select(".description") and "No description" not in page.get_text()
+    assert "Type" not in [th.get_text(strip=True) for th in page.select("table.runs th")]

@@ -141,7 +141,15 @@ def test_schema_builds_with_every_documented_type_and_enum_value() -> None:
 def test_it_offers_only_the_mutations_the_portal_and_spacelifts_clients_send() -> None:
     mutation = load_schema().mutation_type
     assert mutation is not None
-    assert set(mutation.fields) == {"apiKeyUser", "runTrigger", "runConfirm", "runDiscard"}
+    assert set(mutation.fields) == {
+        "apiKeyUser",
+        "runTrigger",
+        "runConfirm",
+        "runDiscard",
+        "runRetry",
+        "stackLock",
+        "stackUnlock",  # spacectl's `run retry`, the portal's Retry
+    }
 
 
 def test_every_stack_and_run_field_resolves_for_every_stack(sim: SimulatorHandle) -> None:
@@ -591,6 +599,45 @@ def test_confirm_discard_and_what_refuses_a_trigger(sim: SimulatorHandle) -> Non
     assert "forbidden" in forbidden["errors"][0]["message"]
 
 
+RETRY = (
+    "mutation($s: ID!, $r: ID!) { runRetry(stack: $s, run: $r) { id state type commit { hash } } }"
+)
+
+
+def test_retry_takes_a_failed_run_only_and_starts_a_new_one_on_its_commit(
+    sim: SimulatorHandle,
+) -> None:
+    token = exchange(sim)
+    world = sim.world
+    stack, failed = next(
+        (s, r)
+        for s in world.stacks
+        if s.can_write and not s.is_disabled and not s.locked_by
+        for r in (s.ensure_history() or s.tracked)
+        if r.state == "FAILED"
+    )
+    runs_before = len(stack.tracked)
+    body = post(sim, RETRY, {"s": stack.id, "r": failed.id}, token=token).json()
+    retried = body["data"]["runRetry"]
+    assert retried["id"] != failed.id and retried["state"] == "QUEUED"
+    assert retried["type"] == "TRACKED" and retried["commit"]["hash"] == failed.commit.hash
+    assert len(stack.tracked) == runs_before + 1 and stack.tracked[0].id == retried["id"]
+    assert failed.state == "FAILED", "the failed run itself is left as it was"
+    finished = next(
+        r
+        for s in world.stacks
+        if s.can_write
+        for r in (s.ensure_history() or s.tracked)
+        if r.state == "FINISHED"
+    )
+    refused = post(sim, RETRY, {"s": finished.stack.id, "r": finished.id}, token=token).json()
+    assert "only a failed run can be retried" in refused["errors"][0]["message"]
+    read_only = next(s for s in world.stacks if not s.can_write)
+    some_run = read_only.ensure_history() or read_only.tracked
+    forbidden = post(sim, RETRY, {"s": read_only.id, "r": some_run[0].id}, token=token).json()
+    assert "forbidden" in forbidden["errors"][0]["message"]
+
+
 # -- faults -------------------------------------------------------------------------------
 
 
@@ -693,6 +740,7 @@ def test_faults_are_switched_over_http_and_spare_the_control_endpoints(
         "no_introspection": False,
         "unaccepted_empty": False,
         "accept_no_tokens": False,
+        "no_worker_pools": False,
     }
     assert requests.get(faults_url, timeout=5).json()["mode"] == "http500"
     assert requests.get(f"{sim.url}/_sim/stats", timeout=5).status_code == 200

@@ -16,7 +16,10 @@ VERBS = {
     AuditEntry.Action.TRIGGER: "Triggered",
     AuditEntry.Action.CONFIRM: "Confirmed",
     AuditEntry.Action.DISCARD: "Discarded",
+    AuditEntry.Action.RETRY: "Retried",  # said of the new run a retry started
 }
+# Actions that start a new run: the person is shown beside the run they started.
+STARTS_A_RUN = (AuditEntry.Action.TRIGGER, AuditEntry.Action.RETRY)
 
 
 def portal_actors(run_ids: Iterable[str]) -> dict[str, list[str]]:
@@ -29,8 +32,8 @@ def portal_actors(run_ids: Iterable[str]) -> dict[str, list[str]]:
     )
     actors: dict[str, list[str]] = {}
     for entry in entries.order_by("created_at"):
-        run_id = entry.result_run_id if entry.action == AuditEntry.Action.TRIGGER else entry.run_id
-        if run_id in ids:
+        run_id = entry.result_run_id if entry.action in STARTS_A_RUN else entry.run_id
+        if run_id in ids and entry.action in VERBS:
             actors.setdefault(run_id, []).append(
                 f"{VERBS[entry.action]} in the portal by {entry.username}"
             )

@@ -49,6 +49,9 @@ def announce(fingerprint: str, snapshot: Snapshot, *, first_is_news: bool = True
 
     history.record_changes(fingerprint, snapshot)
     broker.publish(Event("stacks"))
+    from dashboard.notifications.watcher import poke  # late: the app's models
+
+    poke()  # notifications look at the new version now, not at the next interval
     return True
 
 

@@ -1,8 +1,10 @@
-"""Acting on Spacelift from the portal: trigger, confirm, discard. Each behind a confirmation.
+"""Acting on Spacelift from the portal: trigger, confirm, discard, retry. Each behind a
+confirmation.
 
 Only users with `dashboard.operate_stacks` (the "operators" group) may act, never when
 PORTAL_READ_ONLY is on, and every attempt is written to the audit log. The portal user's
-name goes to Spacelift in the note where the mutation takes one (confirm and discard).
+name goes to Spacelift in the note where the mutation takes one (confirm and discard; trigger
+and retry take none).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dashboard.models import AuditEntry
 from dashboard.runs.why import plan_of
 from dashboard.spacelift import errors
 from dashboard.spacelift.service import SpaceliftService
+from dashboard.spacelift.types import RunState
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +46,8 @@ def _note(request: HttpRequest, verb: str) -> str:
     return f"{verb} from Spacelift Portal by {request.user.get_username()}"
 
 
-def _perform(request, service, action, stack_id, run_id, call) -> HttpResponse:
+def _perform(request, service, action, stack_id, run_id, call, *, to_run=False) -> HttpResponse:
+    """Send the action, audit it, and go back to the stack (or to the new run, `to_run`)."""
     who = request.user.get_username()
     try:
         result_id, result_state = call()
@@ -62,6 +66,8 @@ def _perform(request, service, action, stack_id, run_id, call) -> HttpResponse:
     messages.success(
         request, f"{AuditEntry.Action(action).label}: run {result_id} is {result_state.lower()}."
     )
+    if to_run:
+        return redirect("dashboard:run", stack_id, result_id)
     return redirect("dashboard:stack", stack_id)
 
 
@@ -95,11 +101,17 @@ def trigger_run(request: HttpRequest, service: SpaceliftService, stack_id: str) 
 def run_action(
     request: HttpRequest, service: SpaceliftService, stack_id: str, run_id: str, action: str
 ) -> HttpResponse:
-    if action not in (AuditEntry.Action.CONFIRM, AuditEntry.Action.DISCARD):
+    if action not in RUN_ACTIONS:
         raise Http404("No such action")
     _within_spaces(request, service, action, stack_id, run_id)
+    client = service.client
     if request.method == "POST":
-        client = service.client
+        if action == AuditEntry.Action.RETRY:
+            # Spacelift decides whether the run may be retried; a refusal is audited as failed.
+            return _perform(
+                request, service, action, stack_id, run_id,
+                lambda: client.retry_run(stack_id, run_id), to_run=True,
+            )  # fmt: skip
         if action == AuditEntry.Action.CONFIRM:
 
             def call():
@@ -110,10 +122,30 @@ def run_action(
                 return client.discard_run(stack_id, run_id, _note(request, "Discarded"))
 
         return _perform(request, service, action, stack_id, run_id, call)
+    run = service.run(stack_id, run_id).data
+    context = {
+        "stack_id": stack_id,
+        "run_id": run_id,
+        "stack": service.stack(stack_id).data,
+        "key_id": service.connection.key_id,
+        "action_url": reverse("dashboard:run_action", args=[stack_id, run_id, action]),
+    }
+    if action == AuditEntry.Action.RETRY:
+        if run is not None and run.state is not RunState.FAILED:
+            raise Http404("Only a failed run can be retried")
+        return render(request, "dashboard/confirm_action.html", {
+            **context,
+            "title": "Retry the run",
+            "question": "Start this failed run again? Spacelift creates a new run "
+                        "on the same commit.",
+            "button": "Retry run",
+            "run": run,
+            "new_run": True,
+        })  # fmt: skip
     confirm = action == AuditEntry.Action.CONFIRM
     # The same list of changes as the run page, above the button (dashboard/why.py).
-    plan = plan_of(service, stack_id, service.run(stack_id, run_id).data)
     return render(request, "dashboard/confirm_action.html", {
+        **context,
         "title": "Confirm the plan" if confirm else "Discard the plan",
         "question": (
             "Apply this run's plan? Spacelift will change the infrastructure as planned."
@@ -122,10 +154,10 @@ def run_action(
         ),
         "button": "Confirm and apply" if confirm else "Discard plan",
         "danger": confirm,
-        "stack_id": stack_id,
-        "run_id": run_id,
-        "stack": service.stack(stack_id).data,
-        "key_id": service.connection.key_id,
-        "plan": plan,
-        "action_url": reverse("dashboard:run_action", args=[stack_id, run_id, action]),
+        "noted": True,
+        "plan": plan_of(service, stack_id, run),
     })  # fmt: skip
+
+
+# What an operator may do to one run.
+RUN_ACTIONS = (AuditEntry.Action.CONFIRM, AuditEntry.Action.DISCARD, AuditEntry.Action.RETRY)

@@ -126,7 +126,13 @@ WHY_MAX_CHARS = 300
 
 
 def find_why(lines: Iterable[str]) -> str | None:
-    """The line a person needs from a failed phase's log, or None: never a guess.
+    """The line a person needs from a failed phase's log, or None: never a guess."""
+    found = find_why_at(lines)
+    return found[1] if found else None
+
+
+def find_why_at(lines: Iterable[str]) -> tuple[int, str] | None:
+    """Where in `lines` (0-based) the line a person needs is, and what it says; None: none.
 
     In order: a Terraform or OpenTofu `Error:` (the first one, usually the cause), a Pulumi
     `error:` that is more than "update failed", a policy denial, a worker or timeout failure.
@@ -139,15 +145,16 @@ def find_why(lines: Iterable[str]) -> str | None:
         (_WORKER_FAILURE, lambda found: found[-1]),
     ):
         found = []
-        for line in text:
+        for index, line in enumerate(text):
             match = pattern.search(line)
             if match:
-                found.append(match.group(1) if match.re.groups == 1 else line)
+                found.append((index, match.group(1) if match.re.groups == 1 else line))
         if found:
-            return pick(found)[:WHY_MAX_CHARS]
+            index, line = pick(found)
+            return index, line[:WHY_MAX_CHARS]
     return None
 
 
-def _specific_pulumi_error(found: list[str]) -> str:
-    specific = [line for line in found if not _PULUMI_GENERIC.match(line)]
+def _specific_pulumi_error(found: list[tuple[int, str]]) -> tuple[int, str]:
+    specific = [item for item in found if not _PULUMI_GENERIC.match(item[1])]
     return (specific or found)[0]

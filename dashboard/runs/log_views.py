@@ -25,7 +25,7 @@ from dashboard.accounts import access as space_access
 from dashboard.decorators import with_service
 from dashboard.regions import Region, failed, held, unchanged
 from dashboard.runs.log_lines import render_lines
-from dashboard.runs.why import stack_for_why, why_stack_failed
+from dashboard.runs.why import stack_for_why, why_run_failed, why_stack_failed
 from dashboard.spacelift import errors
 from dashboard.spacelift.run_records import RunRecords
 from dashboard.spacelift.service import Snapshot, SpaceliftService
@@ -47,10 +47,16 @@ class Chunk:
     lines: list
     earlier: bool = False  # lines before these exist: offer "load earlier"
     follow: Region | None = None  # the phase still runs: the region polling for more
+    marked: int | None = None  # the 1-based number of the line that says why the run failed
 
     @property
     def start(self) -> int:
         return self.first_line + 1
+
+    @property
+    def numbered(self) -> list[tuple[int, object]]:
+        """Each line with its 1-based number in the phase, as the `<ol start>` shows it."""
+        return list(enumerate(self.lines, start=self.start))
 
     @property
     def next_line(self) -> int:
@@ -79,14 +85,19 @@ def following(
 
 
 def tail_chunk(
-    request: HttpRequest, records: RunRecords, stack_id: str, run_id: str, phase: Phase
+    request: HttpRequest,
+    records: RunRecords,
+    stack_id: str,
+    run_id: str,
+    phase: Phase,
+    marked: int | None = None,
 ) -> Chunk:
     tail = records.tail(stack_id, run_id, phase)
     url = phase_url(stack_id, run_id, phase)
     lines = render_lines(tail.lines)
     token = None if tail.finished else tail.next_token
     follow = following(request, url, token, tail.first_line + len(lines))
-    return Chunk(url, tail.first_line, lines, earlier=tail.earlier, follow=follow)
+    return Chunk(url, tail.first_line, lines, earlier=tail.earlier, follow=follow, marked=marked)
 
 
 @require_GET
@@ -116,10 +127,13 @@ def run_log(
             follow = following(request, url, None if finished else token, line + len(rendered))
             if follow is not None and held(request, follow):
                 return unchanged(follow)  # nothing new: the page keeps its token
-            chunk = Chunk(url, line, rendered, follow=follow)
+            # The phase's last lines: the one that says why the run failed, if it did, is marked.
+            marked = _why_line(records, stack_id, run_id, phase) if follow is None else None
+            chunk = Chunk(url, line, rendered, follow=follow, marked=marked)
         elif (before := request.GET.get("before")) is not None:
             first, lines = records.lines_before(stack_id, run_id, phase, _int(before))
-            chunk = Chunk(url, first, render_lines(lines), earlier=first > 0)
+            marked = _why_line(records, stack_id, run_id, phase)
+            chunk = Chunk(url, first, render_lines(lines), earlier=first > 0, marked=marked)
         else:
             chunk = tail_chunk(request, records, stack_id, run_id, phase)
     except errors.SpaceliftError as exc:
@@ -131,6 +145,12 @@ def run_log(
         chunk = Chunk(url, line, [], follow=following(request, url, after, line, failure))
     context["chunk"] = chunk
     return render(request, _template(request), context)
+
+
+def _why_line(records: RunRecords, stack_id: str, run_id: str, phase: Phase) -> int | None:
+    """The number of the line that says why the run failed, when it failed in this phase."""
+    why = why_run_failed(records, stack_id, run_id)
+    return why.line_number if why and why.phase == phase else None
 
 
 def _template(request: HttpRequest) -> str:

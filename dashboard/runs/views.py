@@ -1,8 +1,9 @@
 """One run: its facts, state timeline, why it failed, its plan and its logs.
 
-The facts poll themselves while the run moves; the logs are their own region, which polls
-only for new phases (each phase's element is kept across refreshes, so a phase opened or
-followed stays as it is); the plan is read once when the page opens.
+The facts poll themselves while the run moves, with the plan (it appears when the run
+reaches UNCONFIRMED, beside Confirm) and the why line (when it fails); the logs are their own
+region, which polls only for new phases: each phase's label follows the run, while its log
+body is kept across refreshes (hx-preserve), so a phase opened or followed stays as it is.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from dashboard.audit.actors import portal_actors
 from dashboard.decorators import with_service
 from dashboard.regions import Region, failed, or_404, render_regions
 from dashboard.runs.log_views import Chunk, phase_url, tail_chunk
-from dashboard.runs.why import failed_phase, plan_of, why_run_failed
+from dashboard.runs.why import Why, failed_phase, plan_of, why_run_failed
 from dashboard.spacelift import errors
 from dashboard.spacelift.run_records import RunRecords
 from dashboard.spacelift.service import Snapshot, SpaceliftService
@@ -84,6 +85,7 @@ class PhaseItem:
     url: str
     open: bool  # shown without a click: the phase that failed, or the one running
     failed: bool
+    running: bool  # the run is moving and no later state followed this one
     chunk: Chunk | None = None
     problem: str = ""
 
@@ -111,6 +113,7 @@ class Logs:
     stack_id: str
     run_id: str
     phases: Snapshot[Any]
+    why: Why | None = None  # a failed run's: its line is marked in the failed phase
 
     @cached_property
     def items(self) -> list[PhaseItem]:
@@ -122,10 +125,15 @@ class Logs:
         for phase in phases:
             running = final is None and not phase.ended
             url = phase_url(self.stack_id, self.run_id, phase)
-            item = PhaseItem(phase, url, running or phase == failed_one, phase == failed_one)
+            failed = phase == failed_one
+            item = PhaseItem(phase, url, running or failed, failed, running)
             if item.open:
+                why = self.why
+                marked = why.line_number if failed and why and why.phase == phase else None
                 try:
-                    chunk = tail_chunk(self.request, records, self.stack_id, self.run_id, phase)
+                    chunk = tail_chunk(
+                        self.request, records, self.stack_id, self.run_id, phase, marked
+                    )
                     item = replace(item, chunk=chunk)
                 except errors.SpaceliftError as exc:
                     item = replace(item, problem=exc.message)
@@ -145,19 +153,29 @@ def run_detail(
         raise Http404("No such run")
     snapshot = or_404(service.run(stack_id, run_id), "No such run")
     run = snapshot.data
-    # A run that has ended never changes again: its page stops polling.
+    # Why a failed run failed is read with the run (kept for long once read): the run region
+    # shows it, and the logs mark its line.
+    why = None
+    if run is not None and run.state is RunState.FAILED:
+        why = why_run_failed(RunRecords(service), stack_id, run_id)
+    # A run that has ended never changes again: its page stops polling, once it shows why
+    # it failed (the log may say so a poll after the run says FAILED).
     moving = run is None or not (run.finished or run.state.is_terminal)
-    regions = [Region.of(request, "run", snapshot, stack_id, run_id, polling=moving)]
+    moving = moving or (run.state is RunState.FAILED and (why is None or not why.settled))
+    regions = [Region.of(request, "run", snapshot, stack_id, run_id, why_part(why), polling=moving)]
     logs = None
     if run is not None:
         phases = log_phases(service, stack_id, run_id)
         # The logs poll on their own while a phase may start or end (or while unread).
         polling = phases.data is None or phases.data[1] is None
         regions.append(Region.of(request, "logs", phases, stack_id, run_id, polling=polling))
-        logs = Logs(request, service, stack_id, run_id, phases)
+        logs = Logs(request, service, stack_id, run_id, phases, why)
+    # The plan is read for the run region only (the page, or its poll), never the logs' poll:
+    # a run that reaches UNCONFIRMED shows its plan with the Confirm button, in one swap.
+    wants_plan = not request.htmx or request.GET.get("region") == "run"
 
     def context() -> dict:  # built only when something is rendered, not for a 204
-        values = {
+        return {
             "connection": service.connection,
             "stack_id": stack_id,
             "run_id": run_id,
@@ -167,12 +185,15 @@ def run_detail(
             "portal_actors": portal_actors([run_id]).get(run_id, []),
             "key_id": service.connection.key_id,
             "logs": logs,
+            "why": why,
+            "plan": plan_of(service, stack_id, run) if wants_plan else None,
         }
-        if run is not None and run.state is RunState.FAILED:
-            values["why"] = why_run_failed(RunRecords(service), stack_id, run_id)
-        if not request.htmx:
-            # Read when someone opens the run, never on its polls.
-            values["plan"] = plan_of(service, stack_id, run)
-        return values
 
     return render_regions(request, "dashboard/run.html", regions, context)
+
+
+def why_part(why: Why | None) -> str:
+    """What of the why line the run region's version names: whether it is known, and its line."""
+    if why is None:
+        return ""
+    return f"why:{why.line_number}:{why.line or ''}:{why.problem}:{why.settled}"

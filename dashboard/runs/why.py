@@ -5,9 +5,11 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from dashboard.runs.log_lines import find_why
+from django.urls import reverse
+
+from dashboard.runs.log_lines import find_why_at
 from dashboard.spacelift import errors
 from dashboard.spacelift.run_records import RunRecords
 from dashboard.spacelift.service import SpaceliftService
@@ -23,6 +25,19 @@ class Why:
     phase: Phase | None = None
     line: str | None = None  # None: nothing in the log says it plainly; "see the log"
     problem: str = ""  # Spacelift could not be read: say so, and try again next time
+    line_number: int | None = None  # the line's 1-based number in the failed phase's log
+    stack_id: str = ""
+    settled: bool = True  # False: the failed phase's log was still being written when read
+
+    @property
+    def url(self) -> str:
+        """The run page, scrolled to the failing line (or to the logs when none says why)."""
+        run = reverse("dashboard:run", args=[self.stack_id, self.run_id])
+        return f"{run}#{FAILED_LINE_ID if self.line_number else 'logs'}"
+
+
+# The id of the failing line on the run page (`_log_chunk.html`): the why line links to it.
+FAILED_LINE_ID = "failed-line"
 
 
 def failed_phase(phases: list[Phase]) -> Phase | None:
@@ -35,7 +50,7 @@ def why_run_failed(records: RunRecords, stack_id: str, run_id: str) -> Why | Non
 
     Kept for long once the failed phase's log is complete: a failed run never changes again.
     """
-    key = f"why:{stack_id}:{run_id}"
+    key = f"why-at:{stack_id}:{run_id}"  # (was "why:": a Why that knew no line nor stack)
     if (held := records.held(key)) is not None:
         return held[0]
     try:
@@ -44,13 +59,20 @@ def why_run_failed(records: RunRecords, stack_id: str, run_id: str) -> Why | Non
             return None
         phase = failed_phase(found[0])
         if phase is None:
-            why, complete = Why(run_id), True
+            why, complete = Why(run_id, stack_id=stack_id), True
         else:
             tail = records.tail(stack_id, run_id, phase)
-            why, complete = Why(run_id, phase, find_why(tail.lines)), tail.finished
+            at = find_why_at(tail.lines)
+            if at is None:
+                why = Why(run_id, phase, stack_id=stack_id)
+            else:
+                number = tail.first_line + at[0] + 1
+                why = Why(run_id, phase, at[1], line_number=number, stack_id=stack_id)
+            complete = tail.finished
+            why = replace(why, settled=complete)
     except errors.SpaceliftError as exc:
         logger.info("Could not read why run %s failed: %s", run_id, exc.message)
-        return Why(run_id, problem=exc.summary)
+        return Why(run_id, problem=exc.summary, stack_id=stack_id)
     records.keep(key, why, ended=complete)
     return why
 

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from . import documents, errors, fields, registry
 from .empty_answers import EmptyAnswerChecks
 from .exchange import GraphQLExchange
+from .health import HealthClient
 from .types import (
     ConfigElement,
     IdpGroupMapping,
@@ -27,7 +28,7 @@ from .types import (
 T = TypeVar("T")
 
 
-class SpaceliftClient(EmptyAnswerChecks, GraphQLExchange):
+class SpaceliftClient(HealthClient, EmptyAnswerChecks, GraphQLExchange):
     # Reads --------------------------------------------------------------------------------
 
     def list_stacks(self) -> list[Stack]:
@@ -145,6 +146,11 @@ class SpaceliftClient(EmptyAnswerChecks, GraphQLExchange):
     def discard_run(self, stack_id: str, run_id: str, note: str) -> tuple[str, str]:
         data = self.execute(documents.RUN_DISCARD, {"stack": stack_id, "run": run_id, "note": note})
         return self._run_result(data, "runDiscard")
+
+    def retry_run(self, stack_id: str, run_id: str) -> tuple[str, str]:
+        """A failed run again: returns the new run's ID and state."""
+        data = self.execute(documents.RUN_RETRY, {"stack": stack_id, "run": run_id})
+        return self._run_result(data, "runRetry")
 
     def _run_result(self, data: dict[str, Any], field: str) -> tuple[str, str]:
         run = data.get(field) or {}

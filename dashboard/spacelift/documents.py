@@ -31,6 +31,11 @@ OPTIONAL_FIELDS: dict[str, str] = {
     "ConfigElement.description": "environment variables show without their description",
     # A root field, in OPTIONAL_ROOT_FIELDS.
     "Query.managedUserGroups": "the Access page offers no copy of Spacelift's IdP group mappings",
+    # Stack health (health.py): named by Spacelift's Flows app or Prometheus exporter only.
+    "DriftDetectionIntegration.nextSchedule": "drift detection shows without its next check",
+    "PublicWorkerPool.parallelism": "the public worker pool shows without its worker count",
+    "PublicWorkerPool.busyWorkers": "the public worker pool shows without its busy workers",
+    "PublicWorkerPool.pendingRuns": "the public worker pool shows without its waiting runs",
     "StackConfigVendorTerraform.workflowTool": (
         "OpenTofu stacks on the Terraform vendor show as Terraform (self-hosted Spacelift "
         "before 6.0.0 has no workflowTool)"
@@ -80,6 +85,7 @@ _STACK_SUMMARY = f"""
   administrative autodeploy isDisabled lockedBy ?Stack.lockedAt
   ?Stack.isDrifted ?Stack.needsApproval
   trackedCommit {{ {_COMMIT} }}
+  integrations {{ driftDetection {{ schedule }} }}
 """
 
 STACKS = Document(f"query Stacks {{ stacks {{ {_STACK_SUMMARY} }} }}")
@@ -152,6 +158,12 @@ RUN_DISCARD = """
 mutation RunDiscard($stack: ID!, $run: ID, $note: String) {
   runDiscard(stack: $stack, run: $run, note: $note) { id state }
 }
+"""
+
+# spacectl's `run retry` (stack/run_retry.go) sends runRetry(stack: $stack, run: $run) and
+# reports the ID it answers as the new run's: a retry is a new run. It takes no note.
+RUN_RETRY = """
+mutation RunRetry($stack: ID!, $run: ID!) { runRetry(stack: $stack, run: $run) { id state } }
 """
 
 # A stack's own environment (what Diginfra reads as remote variables). spacectl's `stack

@@ -27,6 +27,7 @@ from .cached_reads import (
     reset_process_state,
 )
 from .clock import clock
+from .health import HealthReads
 from .snapshot import Problem, Snapshot, problem_from, timeout_failure
 from .types import ConfigElement, IdpGroupMapping, Module, ModuleVersions, Run, Space, Stack
 
@@ -43,7 +44,7 @@ __all__ = [
 DEADLINE_GRACE_SECONDS = 0.5
 
 
-class SpaceliftService(CachedReads):
+class SpaceliftService(HealthReads, CachedReads):
     # What views call ----------------------------------------------------------------------
 
     def stacks(self) -> Snapshot[list[Stack]]:

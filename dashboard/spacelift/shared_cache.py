@@ -32,8 +32,9 @@ RETRY_SECONDS = 5
 # The fallback is per process and only bridges an outage: bounded like any cache here.
 LOCAL_ENTRIES = 2000
 # The layout of what is pickled here. 2: logtypes.py became types/logs.py (and keys got this
-# version). tests/test_service_cache.py lists the classes found in the cache, to say when.
-CACHE_VERSION = 2
+# version). 3: Stack gained drift_checked (issue 22). tests/test_service_cache.py lists the
+# classes found in the cache, to say when.
+CACHE_VERSION = 3
 # What unpickling raises for an entry another layout wrote (a class moved, renamed or reshaped)
 # or one cut short. Reaching the cache raises other errors (the client's connection errors).
 UNDECODABLE = (

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET
 from dashboard.accounts import access as space_access
 from dashboard.connection.source import current_service
 from dashboard.decorators import with_service
+from dashboard.notifications.outbox import OutboxCollector
 from dashboard.spacelift.service import SpaceliftService
 from dashboard.spacelift.types import Health
 from dashboard.stacks import metrics as prometheus
@@ -140,5 +141,5 @@ def metrics(request: HttpRequest) -> HttpResponse:
     if snapshot is not None and not _metrics_token_ok(request):
         # A signed-in person's scrape shows their spaces; the token (a machine) sees all.
         snapshot = space_access.visible_stacks(snapshot, space_access.access_of(request, service))
-    body = prometheus.render(snapshot, WebhookCollector())
+    body = prometheus.render(snapshot, WebhookCollector(), OutboxCollector())
     return HttpResponse(body, content_type=prometheus.CONTENT_TYPE)

@@ -30,6 +30,10 @@ SORTS = {
     # Longest in its state first when ascending, so "what has been stuck" reads top-down.
     "since": lambda s: (s.state_set_at or datetime.min.replace(tzinfo=UTC), s.name.lower()),
 }
+DRIFT_FILTERS = {
+    "drifted": lambda s: bool(s.is_drifted),
+    "unchecked": lambda s: s.drift_checked is False,
+}
 SEVERITY = [
     Health.FAILING,
     Health.NEEDS_ATTENTION,
@@ -51,6 +55,7 @@ class StackQuery:
     state: str = ""
     space: str = ""
     label: str = ""
+    drift: str = ""  # "drifted", or "unchecked": drift detection off (issue 22)
     sort: str = "health"  # a key of SORTS
     desc: bool = False
     page: int = 1
@@ -71,6 +76,7 @@ class StackQuery:
             "state": self.state,
             "space": self.space,
             "label": self.label,
+            "drift": self.drift,
             "sort": "" if self.sort == "health" else self.sort,
             "dir": "desc" if self.desc else "",
             "page": "" if self.page == 1 else str(self.page),
@@ -86,7 +92,7 @@ class StackQuery:
 
     @property
     def filtered(self) -> bool:
-        return bool(self.q or self.health or self.state or self.space or self.label)
+        return bool(self.q or self.health or self.state or self.space or self.label or self.drift)
 
     def matches(self, stack: Stack) -> bool:
         if self.health and stack.health != self.health:
@@ -96,6 +102,8 @@ class StackQuery:
         if self.space and self.space not in (stack.space_id, stack.space_name):
             return False
         if self.label and self.label not in stack.labels:
+            return False
+        if self.drift and not DRIFT_FILTERS[self.drift](stack):
             return False
         if self.q:
             needle = self.q.lower()
@@ -115,6 +123,7 @@ class StackQueryForm(forms.Form):
     state = forms.CharField(required=False)
     space = forms.CharField(required=False)
     label = forms.CharField(required=False)
+    drift = forms.ChoiceField(required=False, choices=[(key, key) for key in DRIFT_FILTERS])
     sort = forms.ChoiceField(required=False, choices=[(key, key) for key in SORTS])
     dir = forms.ChoiceField(required=False, choices=[("asc", "asc"), ("desc", "desc")])
     page = forms.IntegerField(required=False, min_value=1)
@@ -141,6 +150,7 @@ class StackQueryForm(forms.Form):
             state=text("state").upper(),
             space=text("space"),
             label=text("label"),
+            drift=data.get("drift") or "",
             sort=data.get("sort") or "health",
             desc=data.get("dir") == "desc",
             page=data.get("page") or 1,

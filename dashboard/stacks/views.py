@@ -24,6 +24,7 @@ from dashboard.regions import Region, or_404, render_regions
 from dashboard.spacelift.service import SpaceliftService
 from dashboard.spacelift.shared_cache import shared_cache
 from dashboard.stacks import history
+from dashboard.stacks.health import drift_summary
 from dashboard.stacks.query import (
     AttentionView,
     StackQueryForm,
@@ -80,6 +81,7 @@ def overview(request: HttpRequest, service: SpaceliftService) -> HttpResponse:
             "attention": AttentionView.of(attention or []),
             "strips": strips or {},
             "since": since,
+            "drift": drift_summary(snapshot.data),
         }
 
     # Shared by everyone who sees the same spaces, and by no one else.
@@ -110,6 +112,8 @@ def stack_detail(request: HttpRequest, service: SpaceliftService, stack_id: str)
     runs, environment = reads["runs"], reads["environment"]
     regions = [
         Region.of(request, "stack", stack, stack_id, live=f"stack-{stack_id}"),
+        # The configuration, folded below the runs: the same read, its own region.
+        Region.of(request, "config", stack, stack_id, live=f"stack-{stack_id}"),
         Region.of(request, "runs", runs, stack_id, before=before, live=f"stack-{stack_id}"),
         Region.of(request, "environment", environment, stack_id),
     ]

@@ -211,7 +211,9 @@ document.addEventListener("htmx:afterSettle", () => {
 // A fold a person opened inside a refreshed region (class "keep-open", with an id) stays open.
 const openFolds = new Set();
 document.addEventListener("htmx:beforeSwap", (event) => {
-  event.detail.target.querySelectorAll("details.keep-open[id][open]").forEach((d) => openFolds.add(d.id));
+  const region = event.detail.target;
+  if (!region || !region.querySelectorAll) return;
+  region.querySelectorAll("details.keep-open[id][open]").forEach((d) => openFolds.add(d.id));
 });
 document.addEventListener("htmx:afterSettle", () => {
   openFolds.forEach((id) => {
@@ -219,4 +221,31 @@ document.addEventListener("htmx:afterSettle", () => {
     if (fold) fold.open = true;
   });
   openFolds.clear();
+});
+
+// A run's phases re-render with the logs region (their labels follow the run); each phase the
+// page already showed stays open or closed as the person left it. Its log body is kept by
+// hx-preserve, so nothing is read again.
+let phasesBefore = null;
+document.addEventListener("htmx:beforeSwap", (event) => {
+  const region = event.detail.target;
+  if (!event.detail.shouldSwap || !region || !region.querySelectorAll) return;
+  const phases = region.querySelectorAll("details.phase[id]");
+  if (!phases.length) return;
+  phasesBefore = new Map([...phases].map((phase) => [phase.id, phase.open]));
+});
+document.addEventListener("htmx:afterSwap", () => {
+  if (!phasesBefore) return;
+  phasesBefore.forEach((open, id) => {
+    const phase = document.getElementById(id);
+    if (phase && phase.open !== open) phase.open = open;
+  });
+  phasesBefore = null;
+});
+
+// A failed run opens on its failing line: the browser goes there itself for a link to
+// #failed-line; a plain visit is brought there too, once, as the page loads.
+document.addEventListener("DOMContentLoaded", () => {
+  const line = document.getElementById("failed-line");
+  if (line && !window.location.hash) line.scrollIntoView({ block: "center" });
 });

@@ -28,6 +28,7 @@ def _pages(sim) -> dict[str, str]:
         "modules": "/modules/",
         "settings": "/administration/spacelift/",
         "access": "/administration/access/",
+        "notifications": "/administration/notifications/",
     }
 
 

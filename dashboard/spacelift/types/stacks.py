@@ -132,6 +132,9 @@ class Stack:
     # None: the API has no such optional field (documents.OPTIONAL_FIELDS).
     is_drifted: bool | None = None
     needs_approval: bool | None = None
+    # Whether drift detection is scheduled (the Terraform provider's `integrations`); None:
+    # not asked.
+    drift_checked: bool | None = None
     created_at: datetime | None = None
     tool: str = ""
     tool_version: str = ""
@@ -186,6 +189,7 @@ class Stack:
             lock_note=_str(data.get("lockNote")),
             is_drifted=_optional_bool(data, "isDrifted"),
             needs_approval=_optional_bool(data, "needsApproval"),
+            drift_checked=_drift_checked(data),
             created_at=_timestamp(data.get("createdAt")),
             tool=tool,
             tool_version=tool_version,
@@ -200,6 +204,13 @@ class Stack:
             if blocker
             else None,
         )
+
+
+def _drift_checked(data: dict[str, Any]) -> bool | None:
+    if "integrations" not in data:
+        return None
+    detection = (data["integrations"] or {}).get("driftDetection") or {}
+    return bool(detection.get("schedule"))
 
 
 PROVIDER_LABELS = {
