@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 from django.db import OperationalError
 
 from dashboard.models import LastSeenState, LastVisit, StackStateChange
 from dashboard.spacelift.types import Stack
-from dashboard.stacks.query import ATTENTION_ORDER, PLAN_GRACE, attention_queue
+from dashboard.stacks.history import net_changes
+from dashboard.stacks.query import (
+    ATTENTION_LIMIT,
+    ATTENTION_ORDER,
+    PLAN_GRACE,
+    AttentionView,
+    attention_queue,
+)
 from tests.conftest import HTMX, parse
 
 pytestmark = pytest.mark.django_db
@@ -48,6 +56,59 @@ def test_the_attention_queue_lists_exactly_what_waits_for_a_human():
     reasons = {i.stack.id: i.reason for i in items}
     assert reasons["planning-for-hours"] == "Stuck in Planning"
     assert reasons["ready-old"] == "Waiting for a worker"
+
+
+def test_stopped_stacks_and_every_waiting_state_are_in_the_queue_by_what_they_mean():
+    stacks = [
+        stack("halted", "STOPPED", ago_minutes=10),
+        stack("thrown-away", "DISCARDED", ago_minutes=20),
+        stack("replan", "REPLAN_REQUESTED", ago_minutes=40),
+        stack("ready", "READY", ago_minutes=40),
+        stack("confirmed", "CONFIRMED", ago_minutes=40),
+    ]
+    items = attention_queue(stacks, stuck_after=timedelta(minutes=15))
+    reasons = {i.stack.id: (i.kind, i.reason) for i in items}
+    assert reasons == {
+        "halted": ("stopped", "Tracked run stopped"),
+        "thrown-away": ("stopped", "Tracked plan discarded"),
+        "replan": ("stuck", "Replan requested, not started"),
+        "ready": ("stuck", "Waiting for a worker"),
+        "confirmed": ("stuck", "Confirmed, apply not started"),
+    }
+
+
+def test_the_queue_counts_what_it_hides_by_kind():
+    stacks = [stack(f"failed-{n:02}", "FAILED", ago_minutes=100 + n) for n in range(11)] + [
+        stack("plan", "UNCONFIRMED", ago_minutes=30),
+        stack("halted", "STOPPED"),
+        stack("drift", "FINISHED", isDrifted=True),
+        stack("ready-1", "READY", ago_minutes=40),
+        stack("ready-2", "READY", ago_minutes=50),
+        stack("replan", "REPLAN_REQUESTED", ago_minutes=40),
+    ]
+    view = AttentionView.of(attention_queue(stacks, stuck_after=timedelta(minutes=15)), limit=12)
+    assert len(view.shown) == 12 and view.stacks == 17
+    hidden = [i.stack.id for i in view.hidden]
+    assert set(hidden) == {"halted", "drift", "ready-1", "ready-2", "replan"}
+    assert view.hidden_counts == ["1 stopped or discarded", "1 drifted", "3 stuck or waiting"]
+    assert not AttentionView.of([]) and AttentionView.of([], limit=12).hidden_counts == []
+
+
+def test_the_overview_lists_the_hidden_queue_items_under_their_count(viewer_client, connected):
+    connected.rebuild_world(48, seed=7)
+    queue = parse(viewer_client.get("/")).select_one("section.attention")
+    shown = queue.select(":scope > ol > li.attention-item")
+    more = queue.select_one("details.attention-more")
+    assert more is not None  # this world's queue is longer than one screen
+    hidden = more.select("li.attention-item")
+    total = int(re.search(r"and (\d+) more", more.summary.get_text()).group(1))
+    assert len(shown) == ATTENTION_LIMIT and len(hidden) == total
+    counted = sum(int(n) for n in re.findall(r"(\d+) [a-z]", more.summary.get_text())[1:])
+    assert counted == total  # the words add up to what is folded away
+    assert "Waiting for a worker" not in [
+        li.select_one(".kind").get_text() for li in queue.select("li.attention-item")
+        if "REPLAN" in li.get_text()
+    ]  # fmt: skip
 
 
 def test_a_new_plan_joins_the_queue_after_the_grace_period():
@@ -110,8 +171,10 @@ def test_state_changes_are_recorded_and_shown_since_the_last_look(viewer_client,
     changed = set(StackStateChange.objects.values_list("stack_id", flat=True))
     assert changed and changed <= moving
     assert "Since you last looked" in html
-    summary = parse(html).select_one("details.since summary").get_text()
-    assert re.search(r"\d+ state changes?$", summary)
+    since = parse(html).select_one("details.since")
+    assert re.search(r"\d+ stacks? changed$", since.summary.get_text())
+    lines = [li.a.get_text() for li in since.select("li.net-change")]
+    assert lines and len(lines) == len(set(lines)) == len(changed)  # one line per stack
     again = viewer_client.get("/").content.decode()
     assert "Since you last looked" not in again  # the look was remembered: nothing new
 
@@ -267,3 +330,53 @@ def test_a_database_that_refuses_the_bookkeeping_does_not_fail_the_page(
     assert 'data-stack="' in response.content.decode()
     assert "Last visit of user" in caplog.text
     assert "Observed changes not recorded" in caplog.text
+
+
+def test_since_the_last_look_is_one_net_change_per_stack_newest_failures_first():
+    base = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+    def changes(stack_id, *states, start_minute):
+        for n, (before, after) in enumerate(pairwise(states)):
+            StackStateChange.objects.create(
+                connection="fp", stack_id=stack_id, from_state=before, to_state=after,
+                observed_at=base + timedelta(minutes=start_minute + n),
+            )  # fmt: skip
+
+    changes("calm", "FINISHED", "PLANNING", "APPLYING", "FINISHED", start_minute=20)
+    changes("bumpy", "FINISHED", "APPLYING", "FAILED", "PLANNING", "FINISHED", start_minute=10)
+    changes("broke-early", "FINISHED", "APPLYING", "FAILED", start_minute=0)
+    changes("broke-late", "UNCONFIRMED", "CONFIRMED", "APPLYING", "FAILED", start_minute=5)
+    changes("new", "", "NONE", start_minute=30)
+    StackStateChange.objects.create(
+        connection="other", stack_id="calm", from_state="X", to_state="FAILED", observed_at=base
+    )
+    found = StackStateChange.objects.filter(connection="fp", observed_at__gt=base)
+    lines, total = net_changes(found, limit=10)
+    assert total == 5
+    assert [(c.stack_id, c.from_state, c.to_state, c.failed_between) for c in lines] == [
+        ("broke-late", "UNCONFIRMED", "FAILED", False),  # failing now, newest first
+        ("broke-early", "APPLYING", "FAILED", False),  # its first change is at `base`: not after
+        ("bumpy", "FINISHED", "FINISHED", True),  # failed on the way, then recovered
+        ("new", "", "NONE", False),
+        ("calm", "FINISHED", "FINISHED", False),
+    ]
+    assert lines[2].changes == 4
+    shown, total = net_changes(found, limit=2)
+    assert [c.stack_id for c in shown] == ["broke-late", "broke-early"] and total == 5
+
+
+def test_states_and_durations_read_one_way_everywhere(viewer_client, connected):
+    from dashboard.spacelift.types import state_label
+    from dashboard.templatetags.portal import humanize_seconds
+
+    assert state_label("NONE") == "Never run"
+    assert state_label("REPLAN_REQUESTED") == "Replan requested"
+    hours = 3600
+    assert [humanize_seconds(s) for s in (45, 46 * hours + 49 * 60, 50 * hours, 48 * hours)] == [
+        "45 s", "1 d 22 h", "2 d 2 h", "2 d",
+    ]  # fmt: skip
+    page = parse(viewer_client.get("/"))
+    options = [o.get_text() for o in page.select("#f-state option")]
+    assert "Applying" in options and "APPLYING" not in options and "Never run" in options
+    tips = {i["title"] for i in page.select("i.seg")}
+    assert tips and not any(re.match(r"[A-Z_]{3,} ", tip) for tip in tips)

@@ -420,7 +420,7 @@ def test_since_you_last_looked_names_only_the_persons_stacks(account, clock):
             observed_at=datetime.fromtimestamp(clock(), tz=UTC),
         )
     since = parse(client.get("/").content.decode()).select_one("details.since")
-    assert since is not None and "1 state change" in since.summary.get_text(" ", strip=True)
+    assert since is not None and "1 stack changed" in since.summary.get_text(" ", strip=True)
     assert linked_stack_ids(str(since)) == {mine.id}
 
 

@@ -16,12 +16,13 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
+from django.db.models import Case, Count, Max, OuterRef, Q, QuerySet, Subquery, Value, When
 
 from dashboard.models import LastSeenState, LastVisit, StackStateChange
 from dashboard.spacelift.clock import clock
 from dashboard.spacelift.service import Snapshot
 from dashboard.spacelift.shared_cache import shared_cache
-from dashboard.spacelift.types import STACK_HEALTH, Health, Stack, StackState
+from dashboard.spacelift.types import STACK_HEALTH, Health, Stack, StackState, state_label
 
 STRIP_HOURS = 24
 # Purging old history is cheap but needless on every change: at most once an hour.
@@ -85,10 +86,26 @@ def _record(fingerprint: str, stacks: list[Stack]) -> int:
 
 
 @dataclass(frozen=True)
+class NetChange:
+    """One stack's change since a look: where it was, where it is, and what happened between."""
+
+    stack_id: str
+    from_state: str  # "" when the portal first saw the stack during this time
+    to_state: str
+    observed_at: datetime  # of the latest change
+    changes: int
+    failed_between: bool  # it passed through FAILED on the way, and is not FAILED now
+
+    @property
+    def failed(self) -> bool:
+        return self.to_state == StackState.FAILED
+
+
+@dataclass(frozen=True)
 class SinceLastLook:
     seen_at: datetime | None
-    changes: list[StackStateChange]
-    total: int
+    changes: list[NetChange]  # one per stack, newest failures first
+    total: int  # stacks that changed
 
     def only(self, stack_ids: set[str], limit: int | None = None) -> SinceLastLook:
         """The same look, limited to the stacks a filtered overview shows (and `limit`)."""
@@ -96,22 +113,68 @@ class SinceLastLook:
         return SinceLastLook(self.seen_at, changes[:limit], len(changes))
 
 
+def net_changes(found: QuerySet[StackStateChange], limit: int) -> tuple[list[NetChange], int]:
+    """The changes in `found` as one net change per stack, and how many stacks changed.
+
+    Stacks that are failing now come first, then those that failed on the way, each newest
+    first, then the rest newest first. Counted and ordered in the database, so a look after
+    a week away reads `limit` stacks, not every change.
+    """
+    per_stack = found.filter(stack_id=OuterRef("stack_id"))
+    last_to = per_stack.order_by("-observed_at", "-id").values("to_state")[:1]
+    first_from = per_stack.order_by("observed_at", "id").values("from_state")[:1]
+    failed = StackState.FAILED.value
+    grouped = (
+        found.order_by()
+        .values("stack_id")
+        .annotate(
+            last_at=Max("observed_at"),
+            n=Count("id"),
+            failures=Count("id", filter=Q(to_state=failed)),
+        )
+    )
+    total = grouped.count()
+    rows = (
+        grouped.annotate(to=Subquery(last_to), start=Subquery(first_from))
+        .annotate(
+            rank=Case(
+                When(to=failed, then=Value(0)),
+                When(failures__gt=0, then=Value(1)),
+                default=Value(2),
+            )
+        )
+        .order_by("rank", "-last_at", "stack_id")[:limit]
+    )
+    changes = [
+        NetChange(
+            stack_id=row["stack_id"],
+            from_state=row["start"] or "",
+            to_state=row["to"],
+            observed_at=row["last_at"],
+            changes=row["n"],
+            failed_between=row["failures"] > 0 and row["to"] != failed,
+        )
+        for row in rows
+    ]
+    return changes, total
+
+
 def since_last_look(user, fingerprint: str, *, limit: int = 30) -> SinceLastLook:
-    """The changes since this user last opened the overview; then remember this visit.
+    """The net change of each stack since this user last opened the overview; then remember
+    this visit.
 
     Best-effort: the visit is written at most once a minute per person, and a database that
     cannot take the write costs a log line, not the page.
     """
     now = datetime.fromtimestamp(clock(), tz=UTC)
     visit = LastVisit.objects.filter(user=user).first()
-    changes: list[StackStateChange] = []
+    changes: list[NetChange] = []
     total = 0
     if visit is not None:
         found = StackStateChange.objects.filter(
             connection=fingerprint, observed_at__gt=visit.seen_at
         )
-        total = found.count()
-        changes = list(found.order_by("-observed_at")[:limit])
+        changes, total = net_changes(found, limit)
     if visit is None or (now - visit.seen_at).total_seconds() >= VISIT_WRITE_SECONDS:
         try:
             LastVisit.objects.update_or_create(user=user, defaults={"seen_at": now})
@@ -125,6 +188,11 @@ class Segment:
     health: str
     state: str
     hours: int
+
+    @property
+    def label(self) -> str:
+        """What the segment's tooltip calls its state, as the chips say it."""
+        return state_label(self.state) if self.state else "Not known: before the portal watched"
 
 
 def strips(fingerprint: str, stacks: list[Stack]) -> dict[str, list[Segment]]:

@@ -343,21 +343,45 @@ class AttentionItem:
 # How many queue items the overview shows before "and N more".
 ATTENTION_LIMIT = 12
 # Most urgent first: a failed tracked run is broken now; a plan blocks its stack until someone
-# decides; drift and locks can wait a little; a stuck worker is usually an operator's problem.
-ATTENTION_ORDER = ("failed", "unconfirmed", "drifted", "locked", "stuck")
+# decides; a stopped or discarded tracked run leaves code and infrastructure apart; drift and
+# locks can wait a little; a stuck worker is usually an operator's problem.
+ATTENTION_ORDER = ("failed", "unconfirmed", "stopped", "drifted", "locked", "stuck")
+# What each kind is called where the queue counts what it hides.
+ATTENTION_KINDS = {
+    "failed": ("failed", "failed"),
+    "unconfirmed": ("plan to confirm", "plans to confirm"),
+    "stopped": ("stopped or discarded", "stopped or discarded"),
+    "drifted": ("drifted", "drifted"),
+    "locked": ("locked", "locked"),
+    "stuck": ("stuck or waiting", "stuck or waiting"),
+}
 # A plan that just arrived is usually being looked at: it joins the queue after this long, so
 # the list does not reorder on every poll while people are confirming.
 PLAN_GRACE = timedelta(minutes=2)
-# States where a stack waits for a worker rather than for its run to progress.
-WAITING_FOR_WORKER = frozenset({StackState.READY, StackState.REPLAN_REQUESTED})
+# What a stack that waits too long in a state waits for, in words; a state not named here is
+# "Stuck in <state>". See docs/spacelift-api.md, "Enums": READY waits for a worker to take the
+# run, REPLAN_REQUESTED for Spacelift to start the new plan someone asked for.
+STUCK_REASONS = {
+    StackState.READY: "Waiting for a worker",
+    StackState.REPLAN_REQUESTED: "Replan requested, not started",
+    StackState.PREPARING: "Stuck preparing a run",
+    StackState.PREPARING_APPLY: "Stuck preparing the apply",
+    StackState.PREPARING_REPLAN: "Stuck preparing a replan",
+    StackState.CONFIRMED: "Confirmed, apply not started",
+}
+STOPPED_REASONS = {
+    StackState.STOPPED: "Tracked run stopped",
+    StackState.DISCARDED: "Tracked plan discarded",
+}
 
 
 def attention_queue(
     stacks: list[Stack], *, stuck_after: timedelta, now: datetime | None = None
 ) -> list[AttentionItem]:
     """What waits for a human, most urgent kind first and, within a kind, longest waiting
-    first: failed tracked runs, plans waiting for confirmation (after PLAN_GRACE), drift,
-    locks, and stacks stuck in a waiting or in-progress state longer than `stuck_after`."""
+    first: failed tracked runs, plans waiting for confirmation (after PLAN_GRACE), stopped or
+    discarded tracked runs, drift, locks, and stacks stuck in a waiting or in-progress state
+    longer than `stuck_after`."""
     now = now or datetime.now(tz=UTC)
     items = []
     for stack in stacks:
@@ -367,16 +391,14 @@ def attention_queue(
             items.append(AttentionItem(stack, "Tracked run failed", "failed", set_at))
         elif stack.state is StackState.UNCONFIRMED and (waited is None or waited >= PLAN_GRACE):
             items.append(AttentionItem(stack, "Plan waits for confirmation", "unconfirmed", set_at))
+        elif stack.state in STOPPED_REASONS:
+            items.append(AttentionItem(stack, STOPPED_REASONS[stack.state], "stopped", set_at))
         elif (
             stack.health in (Health.IN_PROGRESS, Health.WAITING)
             and waited
             and (waited > stuck_after)
         ):
-            reason = (
-                "Waiting for a worker"
-                if stack.state in WAITING_FOR_WORKER
-                else f"Stuck in {stack.state_label}"
-            )
+            reason = STUCK_REASONS.get(stack.state, f"Stuck in {stack.state_label}")
             items.append(AttentionItem(stack, reason, "stuck", set_at))
         if stack.is_drifted:
             items.append(AttentionItem(stack, "Drift detected", "drifted", None))
@@ -393,3 +415,30 @@ def attention_queue(
             i.stack.name.lower(),
         ),
     )
+
+
+@dataclass(frozen=True)
+class AttentionView:
+    """The queue as the overview shows it: the first `limit` items, and what the rest are."""
+
+    shown: list[AttentionItem]
+    hidden: list[AttentionItem]
+    stacks: int  # how many stacks the whole queue names
+
+    @classmethod
+    def of(cls, items: list[AttentionItem], limit: int = ATTENTION_LIMIT) -> AttentionView:
+        return cls(items[:limit], items[limit:], len({item.stack.id for item in items}))
+
+    @property
+    def hidden_counts(self) -> list[str]:
+        """What is hidden, counted by kind in the queue's order: ["3 failed", "2 locked"]."""
+        counts = Counter(item.kind for item in self.hidden)
+        words = []
+        for kind in ATTENTION_ORDER:
+            if counts[kind]:
+                one, many = ATTENTION_KINDS[kind]
+                words.append(f"{counts[kind]} {one if counts[kind] == 1 else many}")
+        return words
+
+    def __bool__(self) -> bool:
+        return bool(self.shown)

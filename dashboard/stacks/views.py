@@ -26,7 +26,7 @@ from dashboard.spacelift.shared_cache import shared_cache
 from dashboard.stacks import history
 from dashboard.stacks.health import drift_summary
 from dashboard.stacks.query import (
-    ATTENTION_LIMIT,
+    AttentionView,
     StackQueryForm,
     attention_queue,
     build_page,
@@ -78,9 +78,7 @@ def overview(request: HttpRequest, service: SpaceliftService) -> HttpResponse:
             "snapshot": snapshot,
             "page": page,
             "query": query,
-            "attention": attention[:ATTENTION_LIMIT] if attention else [],
-            "attention_more": max(0, len(attention or []) - ATTENTION_LIMIT),
-            "attention_stacks": len({item.stack.id for item in attention or []}),
+            "attention": AttentionView.of(attention or []),
             "strips": strips or {},
             "since": since,
             "drift": drift_summary(snapshot.data),

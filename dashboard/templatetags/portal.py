@@ -26,6 +26,8 @@ MARKDOWN_TAGS = {
 
 
 def humanize_seconds(seconds: float) -> str:
+    """One format at every scale, the two largest units: `40 s`, `4 min 5 s`, `3 h 10 min`,
+    `2 d 5 h`."""
     seconds = int(max(0, seconds))
     if seconds < 60:
         return f"{seconds} s"
@@ -33,14 +35,15 @@ def humanize_seconds(seconds: float) -> str:
     if minutes < 60:
         return f"{minutes} min {seconds} s" if minutes < 10 and seconds else f"{minutes} min"
     hours, minutes = divmod(minutes, 60)
-    if hours < 48:
+    if hours < 24:
         return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    return f"{hours // 24} d"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
 
 
 @register.filter
 def since(value: datetime | None) -> str:
-    """How long ago, in one short phrase: `4 min`, `3 h 10 min`, `12 d`."""
+    """How long ago, in one short phrase: `4 min`, `3 h 10 min`, `12 d 3 h`."""
     if not value:
         return "—"
     return humanize_seconds((datetime.now(tz=UTC) - value).total_seconds())

@@ -95,7 +95,13 @@ document.addEventListener("keydown", (event) => {
     select(null);
   } else if (event.key === "/") {
     const search = document.querySelector('input[name="q"]');
-    if (search) { event.preventDefault(); search.focus(); search.select(); }
+    if (search) {
+      event.preventDefault();
+      const fold = search.closest("details");
+      if (fold) fold.open = true;  // a folded search still answers "/"
+      search.focus();
+      search.select();
+    }
   } else if (event.key === "j" && rows.length) {
     select(rows[Math.min(rows.length - 1, current + 1)]);
   } else if (event.key === "k" && rows.length) {
@@ -137,9 +143,15 @@ document.addEventListener("htmx:afterSwap", () => {
 document.addEventListener("DOMContentLoaded", () => {
   syncTitle();
   syncProblem();
-  // Filters fold away on a phone; on a wider screen they are simply there.
+  // The filters are folded until a person opens them; that choice is remembered on this
+  // browser. A filter that is set opens them regardless (the server renders them open).
   const fold = document.querySelector("details.filters-fold");
-  if (fold && window.matchMedia("(min-width: 700px)").matches) fold.open = true;
+  if (fold) {
+    if (!fold.open && localStorage.getItem("portal.filters") === "open") fold.open = true;
+    fold.addEventListener("toggle", () => {
+      localStorage.setItem("portal.filters", fold.open ? "open" : "closed");
+    });
+  }
 });
 
 // Filters left at "All" stay out of the URL, so shared links read ?health=failing, not ?q=&...
@@ -194,6 +206,21 @@ document.addEventListener("htmx:afterSettle", () => {
   if (active && active !== document.body && active.isConnected) return; // focus went on elsewhere
   const found = root.querySelectorAll(selector)[Math.max(0, index)];
   if (found) found.focus({ preventScroll: true });
+});
+
+// A fold a person opened inside a refreshed region (class "keep-open", with an id) stays open.
+const openFolds = new Set();
+document.addEventListener("htmx:beforeSwap", (event) => {
+  const region = event.detail.target;
+  if (!region || !region.querySelectorAll) return;
+  region.querySelectorAll("details.keep-open[id][open]").forEach((d) => openFolds.add(d.id));
+});
+document.addEventListener("htmx:afterSettle", () => {
+  openFolds.forEach((id) => {
+    const fold = document.getElementById(id);
+    if (fold) fold.open = true;
+  });
+  openFolds.clear();
 });
 
 // A run's phases re-render with the logs region (their labels follow the run); each phase the

@@ -118,9 +118,11 @@ def test_stack_names_stay_on_one_line_at_1440_px(staff_page, connected):
     staff_page.goto("/?per_page=250")
     heights = staff_page.eval_on_selector_all(
         "td.name a",
-        "links => links.map(a => a.getClientRects().length)",
+        # A cut name has a box for its ellipsis too, on the same line: count the lines.
+        "links => links.map(a =>"
+        " new Set([...a.getClientRects()].map(r => Math.round(r.top))).size)",
     )
-    assert heights and max(heights) == 1  # one line box per name: it did not wrap
+    assert heights and max(heights) == 1  # one line per name: it did not wrap
 
 
 def test_shortcuts_are_discoverable_without_knowing_the_key(staff_page, connected):

@@ -253,6 +253,7 @@ def test_a_viewer_sees_no_actions(login, connected):
 def test_the_filter_form_leaves_empty_filters_out_of_the_url(login, connected):
     page = login("fern")
     page.goto("/")
+    page.get_by_text("Filters and search").click()  # folded until a person opens them
     page.get_by_label("Health", exact=True).select_option("failing")
     page.get_by_role("button", name="Apply").click()
     page.wait_for_url("**/?health=failing")

@@ -164,6 +164,12 @@ def run_health(state: RunState) -> Health:
     return RUN_HEALTH.get(state, Health.IN_PROGRESS)
 
 
+# Where Spacelift's word, made plain, would mislead: a stack in NONE has never run.
+STATE_LABELS = {"NONE": "Never run"}
+
+
 def state_label(raw: str) -> str:
     """`PREPARING_APPLY` -> `Preparing apply`; what a chip says in plain words."""
-    return raw.replace("_", " ").capitalize() if raw else "Unknown"
+    if not raw:
+        return "Unknown"
+    return STATE_LABELS.get(raw.upper()) or raw.replace("_", " ").capitalize()
