@@ -365,6 +365,14 @@ class SimulatorHandle:
     def reset_stats(self) -> dict[str, Any]:
         return self.simulator.reset_stats()
 
+    def list_reads(self) -> int:
+        """Requests that read the stack list: searchStacks pages (but the one refused while the
+        page size is learned) and `stacks` queries."""
+        stats = self.stats()
+        by_field = stats["by_field"]
+        searched = by_field.get("searchStacks", 0) - stats["search_limit_refused"]
+        return searched + by_field.get("stacks", 0)
+
     def faults(self) -> dict[str, Any]:
         return self.simulator.get_faults()
 

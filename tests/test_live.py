@@ -25,16 +25,6 @@ SECRET = "whsec-live-5678"
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def stack_list_reads(sim) -> int:
-    """Reads of the stack list: searchStacks requests (but the one that learned the page
-    size) and `stacks` queries."""
-    stats = sim.stats()
-    by_field = stats["by_field"]
-    return (
-        by_field.get("searchStacks", 0) - stats["search_limit_refused"] + by_field.get("stacks", 0)
-    )
-
-
 @pytest.fixture(scope="module")
 def server():
     with asgi_server() as running:
@@ -206,12 +196,12 @@ def test_open_pages_cost_one_list_read_per_interval(
         for interval in range(1, 4):
             clock.advance(settings.PORTAL_POLL_SECONDS)
             wait_until(
-                lambda n=interval: stack_list_reads(connected) >= n,
+                lambda n=interval: connected.list_reads() >= n,
                 "the list was not read ahead",
             )
             looks = ahead.watcher.looks
             wait_until(lambda n=looks: ahead.watcher.looks >= n + 5, "the watcher stopped")
-        assert stack_list_reads(connected) == 3
+        assert connected.list_reads() == 3
     finally:
         for stream in streams:
             stream.close()

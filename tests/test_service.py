@@ -9,18 +9,8 @@ import pytest
 from dashboard.spacelift import cached_reads, process_state
 
 
-def stack_list_reads(sim) -> int:
-    """Reads of the stack list: searchStacks requests (but the one that learned the page
-    size) and `stacks` queries."""
-    stats = sim.stats()
-    by_field = stats["by_field"]
-    return (
-        by_field.get("searchStacks", 0) - stats["search_limit_refused"] + by_field.get("stacks", 0)
-    )
-
-
 def stacks_queries(sim) -> int:
-    return stack_list_reads(sim)
+    return sim.list_reads()
 
 
 def concurrently(count: int, work) -> list:

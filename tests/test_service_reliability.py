@@ -14,16 +14,6 @@ PATIENT_TIMEOUT = 20.0
 HANG_SECONDS = 1.0
 
 
-def stack_list_reads(sim) -> int:
-    """Reads of the stack list: searchStacks requests (but the one that learned the page
-    size) and `stacks` queries."""
-    stats = sim.stats()
-    by_field = stats["by_field"]
-    return (
-        by_field.get("searchStacks", 0) - stats["search_limit_refused"] + by_field.get("stacks", 0)
-    )
-
-
 @pytest.fixture(autouse=True)
 def hang_seconds_restored(sim):
     yield
@@ -62,7 +52,7 @@ def test_an_expired_result_is_refreshed_by_one_request_and_the_others_get_it_at_
     # The refresh failed; had the others waited for it, they would carry its problem.
     assert refreshed[0].stale
     assert all(o.data == first.data and o.version == first.version and o.ok for o in others)
-    assert stack_list_reads(sim) == 2
+    assert sim.list_reads() == 2
 
 
 def test_a_refresh_that_fails_marks_the_last_data_stale_for_everyone(sim, clock, make_service):
@@ -74,7 +64,7 @@ def test_a_refresh_that_fails_marks_the_last_data_stale_for_everyone(sim, clock,
     after = svc.stacks()
     assert refreshed.stale and after.stale
     assert after.data == first.data
-    assert stack_list_reads(sim) == 2
+    assert sim.list_reads() == 2
 
 
 def test_when_every_permit_is_taken_a_read_answers_at_once_without_spacelift(
@@ -93,7 +83,7 @@ def test_when_every_permit_is_taken_a_read_answers_at_once_without_spacelift(
     assert answer.data is None
     assert answer.problem.summary == "Spacelift did not answer in time"
     assert "already waiting" in answer.problem.detail
-    assert stack_list_reads(sim) == 0
+    assert sim.list_reads() == 0
 
 
 def test_a_pages_reads_run_at_once_under_one_deadline(sim, make_service):
@@ -120,7 +110,7 @@ def test_an_invalidated_result_is_read_again(sim, make_service):
     svc.stacks()
     svc.invalidate("stacks")
     svc.stacks()
-    assert stack_list_reads(sim) == 2
+    assert sim.list_reads() == 2
 
 
 def test_a_page_that_must_read_the_stack_list_first_still_has_one_deadline(sim, make_service):
@@ -153,7 +143,7 @@ def test_without_a_permit_a_read_of_what_another_is_fetching_says_so(sim, settin
     sim.set_faults(mode=None)
     assert answer.data is None
     assert answer.problem.summary == "Still reading from Spacelift"
-    assert stack_list_reads(sim) == 1
+    assert sim.list_reads() == 1
 
 
 def test_work_in_the_read_pool_carries_the_callers_deadline_and_permit(settings):

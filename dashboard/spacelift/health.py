@@ -111,16 +111,14 @@ class HealthClient:
     def worker_pool_load(self, pool_id: str, name: str) -> PoolLoad | None:
         """How busy a pool is (`pool_id` "" for the public one); None when it is gone.
 
-        A Reader key is answered `unauthorized` here. As spacectl does, `viewer` then tells a
-        refused permission (a viewer: the token is fine) from a dead token (no viewer)."""
+        A Reader key is answered `unauthorized` here. The exchange then asks `viewer`, as
+        spacectl does, and a live token's refusal comes back as PermissionDenied."""
         try:
             if pool_id:
                 data = self.execute(WORKER_POOL, {"id": pool_id})
             else:
                 data = self.execute(PUBLIC_WORKER_POOL)
-        except errors.Unauthorized:
-            if not self.viewer_present():
-                raise
+        except errors.PermissionDenied:
             return PoolLoad.unreadable(pool_id, name)
         if pool_id:
             pool = data.get("workerPool")
