@@ -100,6 +100,7 @@ class Faults:
     gateway_401_once: bool = False  # a gateway answers the next token-bearing request 401, no body
     read_only_key: bool = False  # the key's role may read but not act: mutations "unauthorized"
     logs_expired: bool = False  # every run is past the account's runLogRetentionDays
+    fail_search_page: int = 0  # the Nth searchStacks page of a pass answers HTTP 500, once
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -282,7 +283,14 @@ class Simulator:
 
     def set_faults(self, **changes: Any) -> dict[str, Any]:
         """Change some fault settings (the others stay); return them all."""
-        allowed = {"latency", "mode", "unauthorized_once", "hang_seconds", *_SWITCHES}
+        allowed = {
+            "latency",
+            "mode",
+            "unauthorized_once",
+            "hang_seconds",
+            "fail_search_page",
+            *_SWITCHES,
+        }
         unknown = set(changes) - allowed
         if unknown:
             raise ValueError(f"unknown fault settings: {', '.join(sorted(unknown))}")
@@ -294,6 +302,9 @@ class Simulator:
                 if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
                     raise ValueError(f"{name} must be a number of seconds, 0 or more")
                 changes[name] = float(value)
+        page = changes.get("fail_search_page", 0)
+        if isinstance(page, bool) or not isinstance(page, int) or page < 0:
+            raise ValueError("fail_search_page must be a page number (1 = the first), or 0")
         for name in _SWITCHES:
             if name in changes and not isinstance(changes[name], bool):
                 raise ValueError(f"{name} must be true or false")
@@ -333,6 +344,13 @@ class Simulator:
                 return True
             if self.faults.unauthorized_once:
                 self.faults.unauthorized_once = False
+                return True
+            return False
+
+    def _take_search_page_fault(self, page: int | None) -> bool:
+        with self._lock:
+            if page is not None and page == self.faults.fail_search_page:
+                self.faults.fail_search_page = 0
                 return True
             return False
 
@@ -437,6 +455,16 @@ class Simulator:
                 return json_reply(
                     {"errors": [{"message": problem}], "data": None}, root_fields=root_fields
                 )
+        if (
+            faults["fail_search_page"]
+            and "searchStacks" in root_fields
+            and self._take_search_page_fault(
+                realism.search_page_number(operation, request.get("variables") or {})
+            )
+        ):
+            self._count("faults")  # a later page of a pass fails: the earlier ones were answered
+            html = _HTML_500.encode()
+            return Reply(500, html, "text/html; charset=utf-8", root_fields=root_fields)
         payload = self._execute(prepared.document, operation, request, actor, lean)
         if "searchStacks" in root_fields and not payload.get("errors"):
             self._count("search_pages")

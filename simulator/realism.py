@@ -18,6 +18,9 @@ Learned from Spacelift's own clients (docs/spacelift-api.md, "Learned since"):
 - **A gateway's 401.** Some deployments put a gateway before the API that answers HTTP 401
   with no body (spacectl's `client/client.go` reads a 401 as unauthorized):
   `gateway_401_once`.
+- **A later page fails.** A pass of search pages can fail part-way: `fail_search_page=N`
+  answers the Nth page of a pass (counted from its cursor, so a refused larger page does not
+  count) with an HTTP 500, once; the pages before it were answered.
 - **Modules with versions** over GraphQL (`module(id) { versions(includeFailed:) }` and
   `current`), as spacectl reads them.
 """
@@ -28,7 +31,18 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from graphql import GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLSchema
+from graphql import (
+    FieldNode,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
+    OperationDefinitionNode,
+)
+from graphql.utilities import value_from_ast_untyped
+
+from .model import WorldError
+from .search import SEARCH_PAGE_MAX, decode_cursor
 
 # The optional fields of docs/spacelift-api.md (and anything else no validated client
 # sends): a lean API lacks them all. The portal's documents.OPTIONAL_FIELDS names the same.
@@ -85,6 +99,28 @@ def as_spacelift_words(error: dict[str, Any]) -> dict[str, Any]:
     if match is None:
         return error
     return {**error, "message": f'Cannot query field "{match[1]}" on type "{match[2]}".'}
+
+
+def search_page_number(operation: OperationDefinitionNode, variables: dict[str, Any]) -> int | None:
+    """Which page of a pass a `searchStacks` request asks for (1 = no `after`), from its
+    cursor and page size; None when it asks for no searchStacks or the input is unreadable."""
+    for selection in operation.selection_set.selections:
+        if not (isinstance(selection, FieldNode) and selection.name.value == "searchStacks"):
+            continue
+        argument = next((a for a in selection.arguments if a.name.value == "input"), None)
+        if argument is None:
+            return None
+        search_input = value_from_ast_untyped(argument.value, variables)
+        if not isinstance(search_input, dict):
+            return None
+        try:
+            first = int(search_input.get("first") or SEARCH_PAGE_MAX)
+            after = search_input.get("after")
+            position = decode_cursor(after) if after else 0
+        except (TypeError, ValueError, WorldError):
+            return None
+        return position // max(first, 1) + 1
+    return None
 
 
 def asks_introspection(query: str) -> bool:

@@ -101,7 +101,7 @@ def _encode_cursor(position: int) -> str:
     return base64.urlsafe_b64encode(f"position:{position}".encode()).decode()
 
 
-def _decode_cursor(cursor: str) -> int:
+def decode_cursor(cursor: str) -> int:
     try:
         text = base64.urlsafe_b64decode(cursor.encode()).decode()
         prefix, _, number = text.partition(":")
@@ -123,7 +123,7 @@ def _search(
         raise WorldError(f"first: must be at most {SEARCH_PAGE_MAX}, got {int(first)}")
     first = SEARCH_PAGE_MAX if first is None else max(0, int(first))
     after = search_input.get("after")
-    start = _decode_cursor(after) if after else 0
+    start = decode_cursor(after) if after else 0
     results = list(items)
     text = (search_input.get("fullTextSearch") or "").strip().lower()
     if text:

@@ -322,7 +322,8 @@ def _describe(simulator: Simulator) -> dict[str, Any]:
             'or {"registry_no_access": true}; the real API\'s ways (realism.py): '
             '{"lean": true} (no optional fields), {"no_introspection": true}, '
             '{"unaccepted_empty": true} (empty answers, not `unauthorized`, to a bad token), '
-            '{"accept_no_tokens": true} (no token is accepted, as for a revoked key)',
+            '{"accept_no_tokens": true} (no token is accepted, as for a revoked key), '
+            '{"fail_search_page": 2} (the 2nd searchStacks page of a pass answers 500, once)',
             "DELETE /_sim/faults": "clear every fault",
             "POST /_sim/step": "move every active run one state forward",
             "GET /_sim/world": "size, seed and active stacks",

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 
 from dashboard.spacelift import stack_search
+from dashboard.spacelift.clock import clock
+from dashboard.spacelift.service import MAX_BACKOFF_SECONDS
+from tests.conftest import HTMX, parse
 
 
 @pytest.fixture
@@ -48,6 +52,39 @@ def test_a_failed_pass_keeps_the_last_good_list(sim, clock, make_service, unpace
     sim.set_faults(mode="http500")
     again = svc.stacks()
     assert again.stale and again.data == first.data and again.version == first.version
+
+
+def overview_stack_ids(viewer_client, **headers) -> tuple[list[str], str]:
+    html = viewer_client.get("/", {"per_page": 250}, **headers).content.decode()
+    rows = parse(html).select("[data-stack]")
+    return [row["data-stack"] for row in rows], html
+
+
+@pytest.mark.django_db
+def test_a_later_page_failing_keeps_the_last_good_list_whole_and_the_next_pass_recovers(
+    viewer_client, connected, unpaced
+):
+    connected.rebuild_world(120, seed=7)
+    before, html = overview_stack_ids(viewer_client)
+    assert len(set(before)) == 120 and "Stale:" not in html
+    # The account changes (130 other stacks), and the second page of the next pass fails:
+    # its first page (50 of the new stacks) was read, but none of them may show.
+    connected.rebuild_world(130, seed=8)
+    assert not {s.id for s in connected.world.stacks} >= set(before)
+    connected.set_faults(fail_search_page=2)
+    connected.reset_stats()
+    clock.advance(settings.PORTAL_POLL_SECONDS + 1)
+    for headers in ({}, HTMX):
+        during, html = overview_stack_ids(viewer_client, **headers)
+        assert sorted(during) == sorted(before), "the last good list, whole, not a half list"
+        assert "Stale:" in html and "answered HTTP 500" in html and "Traceback" not in html
+    stats = connected.stats()
+    assert stats["search_pages"] == 1 and stats["faults"] == 1  # page 1 read, page 2 failed
+    assert connected.faults()["fail_search_page"] == 0  # once
+    clock.advance(MAX_BACKOFF_SECONDS + 1)
+    after, html = overview_stack_ids(viewer_client)
+    assert sorted(after) == sorted(s.id for s in connected.world.stacks)
+    assert len(after) == 130 and "Stale:" not in html and "banner-error" not in html
 
 
 def test_where_search_is_refused_it_reads_stacks_and_remembers(sim, make_client, unpaced):
