@@ -28,6 +28,7 @@ Learned from Spacelift's own clients (docs/spacelift-api.md, "Learned since"):
 from __future__ import annotations
 
 import re
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -196,7 +197,7 @@ CLIENT_FIELD_VALUES: dict[str, dict[str, Any]] = {
         "additionalProjectGlobs": [],
         "moduleVersionsUsed": [],
     },
-    "StackContextAttachment": {"config": []},
+    "StackContextAttachment": {"config": [], "isAutoattached": False},
     "Run": {"comments": []},
     "Module": {
         "canWrite": True,
@@ -207,8 +208,61 @@ CLIENT_FIELD_VALUES: dict[str, dict[str, Any]] = {
 }
 
 
+# What spacectl's `stack show` (6.0.0+, vendorConfigFull) asks of each vendor beyond what the
+# world generates: plausible values derived from what it has (no draws of its own, so the
+# world stays what its seed makes it). Names confirmed in spacectl 490d0dd (schema.graphql).
+VENDOR_FIELD_VALUES: dict[str, dict[str, Any]] = {
+    "StackConfigVendorTerraform": {
+        "useSmartSanitization": lambda v: False,
+        "externalStateAccessEnabled": lambda v: False,
+    },
+    "StackConfigVendorOpenTofu": {
+        "useSmartSanitization": lambda v: True,
+        "externalStateAccessEnabled": lambda v: False,
+        "concise": lambda v: False,
+        "workflowTool": lambda v: "OPEN_TOFU",
+    },
+    "StackConfigVendorTerragrunt": {
+        "useRunAll": lambda v: False,
+        "useSmartSanitization": lambda v: True,
+        "tool": lambda v: "TERRAFORM_FOSS",
+        "useStateManagement": lambda v: True,
+    },
+    "StackConfigVendorCloudFormation": {
+        "entryTemplateFile": lambda v: "cloudformation/main.yaml",
+        "templateBucket": lambda v: f"s3://acme-cfn-templates-{v.region}/{v.stack_name}",
+    },
+    "StackConfigVendorKubernetes": {
+        "kubernetesWorkflowTool": lambda v: "KUBERNETES",
+    },
+}
+
+
+def runtime_config(stack: Any, info: Any) -> list[dict[str, Any]]:
+    """spacectl `stack environment list`'s `runtimeConfig`: the stack's own variables and
+    files (context null; the world gives its contexts no environment of their own)."""
+    return [{"context": None, "element": element} for element in stack.config]
+
+
+def config_created_at(element: Any, info: Any) -> int:
+    """When a variable was set: a stable day in the 90 before the world was built."""
+    days = zlib.crc32(f"{element.id}:{element.checksum}".encode()) % 90
+    return int(info.context.world.anchor) - (days + 1) * 86400
+
+
 def attach_client_fields(schema: GraphQLSchema) -> None:
-    """Answer CLIENT_FIELD_VALUES, and the Module fields the world can derive."""
+    """Answer CLIENT_FIELD_VALUES, VENDOR_FIELD_VALUES, spacectl's runtimeConfig, and the
+    Module fields the world can derive."""
+    for type_name, derived in VENDOR_FIELD_VALUES.items():
+        type_ = schema.get_type(type_name)
+        assert isinstance(type_, GraphQLObjectType)
+        for name, derive in derived.items():
+            type_.fields[name].resolve = lambda source, info, _derive=derive, **_: _derive(source)
+    stack = schema.get_type("Stack")
+    config = schema.get_type("ConfigElement")
+    assert isinstance(stack, GraphQLObjectType) and isinstance(config, GraphQLObjectType)
+    stack.fields["runtimeConfig"].resolve = runtime_config
+    config.fields["createdAt"].resolve = config_created_at
     for type_name, values in CLIENT_FIELD_VALUES.items():
         type_ = schema.get_type(type_name)
         assert isinstance(type_, GraphQLObjectType)

@@ -108,9 +108,10 @@ def _mutation_resolvers() -> dict[str, Callable[..., Any]]:
 
     return {
         "apiKeyUser": lambda _, info, id, secret: info.context.simulator.exchange(id, secret),
-        "runTrigger": lambda _, info, stack, commitSha=None, runType=None: world(info).trigger_run(
-            stack, actor(info), commitSha, runType
-        ),
+        # spacectl also sends `runtimeConfig` (a YAML) and `forceApply`: accepted, not modelled.
+        "runTrigger": lambda _, info, stack, commitSha=None, runType=None, **__: world(
+            info
+        ).trigger_run(stack, actor(info), commitSha, runType),
         "runConfirm": lambda _, info, stack, run=None, note=None: world(info).confirm_run(
             stack, run, actor(info), note
         ),

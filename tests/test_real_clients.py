@@ -73,6 +73,98 @@ def test_spacectl_stack_show(sim, jwt):
     assert stack["moduleVersionsUsed"] == []
 
 
+# What spacectl 6.0.0+'s `stack show` (vendorConfigFull) reads of each vendor, by its Go names.
+FULL_VENDOR_FIELDS = {
+    "StackConfigVendorAnsible": {"playbook"},
+    "StackConfigVendorCloudFormation": {
+        "entryTemplateFile",
+        "templateBucket",
+        "stackName",
+        "region",
+    },
+    "StackConfigVendorKubernetes": {"namespace", "kubectlVersion", "kubernetesWorkflowTool"},
+    "StackConfigVendorOpenTofu": {
+        "version",
+        "workspace",
+        "useSmartSanitization",
+        "externalStateAccessEnabled",
+        "concise",
+        "openTofuWorkflowTool",
+    },
+    "StackConfigVendorPulumi": {"loginURL", "stackName"},
+    "StackConfigVendorTerraform": {
+        "version",
+        "workspace",
+        "useSmartSanitization",
+        "externalStateAccessEnabled",
+        "terraformWorkflowTool",
+    },
+    "StackConfigVendorTerragrunt": {
+        "terraformVersion",
+        "terragruntVersion",
+        "useRunAll",
+        "useSmartSanitization",
+        "tool",
+        "useStateManagement",
+    },
+}
+
+
+def test_spacectl_stack_show_with_every_vendors_config(sim, jwt):
+    seen = {}
+    for stack in sim.world.stacks[:7]:  # the first seven have one vendor each
+        shown = send(sim, "spacectl_stack_show_full", {"stackId": stack.id}, jwt)["stack"]
+        config = shown["vendorConfig"]
+        typename = config.pop("__typename")
+        assert set(config) == FULL_VENDOR_FIELDS[typename]
+        seen[typename] = config
+    assert set(seen) == set(FULL_VENDOR_FIELDS)
+    cloudformation = seen["StackConfigVendorCloudFormation"]
+    assert cloudformation["entryTemplateFile"] and cloudformation["region"]
+    assert cloudformation["templateBucket"].startswith("s3://")
+    assert seen["StackConfigVendorKubernetes"]["kubernetesWorkflowTool"] == "KUBERNETES"
+    assert seen["StackConfigVendorOpenTofu"]["openTofuWorkflowTool"] == "OPEN_TOFU"
+    assert seen["StackConfigVendorTerraform"]["terraformWorkflowTool"] in {
+        "TERRAFORM_FOSS",
+        "OPEN_TOFU",
+        "CUSTOM",
+    }
+    assert seen["StackConfigVendorTerragrunt"]["useStateManagement"] is True
+    assert seen["StackConfigVendorPulumi"]["loginURL"] and seen["StackConfigVendorAnsible"]
+
+
+def test_spacectl_stack_environment_reads_runtime_config(sim, jwt):
+    stack = next(s for s in sim.world.stacks if s.config)
+    shown = send(sim, "spacectl_stack_environment", {"stack": stack.id}, jwt)["stack"]
+    runtime = shown["runtimeConfig"]
+    assert [entry["element"]["id"] for entry in runtime] == [e.id for e in stack.config]
+    assert all(entry["context"] is None for entry in runtime)  # the stack's own
+    created = [entry["element"]["createdAt"] for entry in runtime]
+    assert all(0 < at < stack.anchor for at in created)
+    assert all(c["isAutoattached"] is False for c in shown["attachedContexts"])
+
+
+def test_spacectl_deploy_with_a_runtime_config_and_force_apply(sim, jwt):
+    free = [s for s in sim.world.stacks if not s.locked_by and not s.is_disabled]
+    yaml = "version: 1\nenvironment:\n  TF_LOG: debug\n"
+    variables = {
+        "stack": free[0].id,
+        "sha": None,
+        "type": "TRACKED",
+        "runtimeConfig": {"yaml": yaml},
+        "forceApply": "SINGLE",
+    }
+    deployed = send(sim, "spacectl_run_trigger", variables, jwt)["runTrigger"]
+    assert free[0].find_run(deployed["id"]).type == "TRACKED"
+    # `stack preview` without --runtime-config: spacectl sends the nulls as they are.
+    nulls = {**variables, "stack": free[1].id, "type": "PROPOSED"}
+    nulls.update(runtimeConfig=None, forceApply=None)
+    previewed = send(sim, "spacectl_run_trigger", nulls, jwt)["runTrigger"]
+    assert free[1].find_run(previewed["id"]).type == "PROPOSED"
+    refused = raw(sim, document("spacectl_run_trigger"), jwt, {**variables, "forceApply": "ALL"})
+    assert "errors" in refused  # not one of SINGLE, CASCADE
+
+
 def test_spacectl_run_list(sim, jwt):
     stack = next(s for s in sim.world.stacks if s.runs_of_type("TRACKED"))
     runs = send(sim, "spacectl_run_list", {"stackId": stack.id, "before": None}, jwt)
@@ -167,6 +259,9 @@ def test_a_lean_api_still_answers_every_client_document(sim, jwt):
         send(sim, "backstage_get_stacks", token=jwt)
         send(sim, "spacectl_stack_list", {"input": {"first": 5}}, jwt)
         send(sim, "spacectl_stack_show", {"stackId": sim.world.stacks[0].id}, jwt)
+        # spacectl sends its fuller `stack show` only to Spacelift 6.0.0 and later.
+        full = raw(sim, document("spacectl_stack_show_full"), jwt, {"stackId": "x"})
+        assert 'Cannot query field "workflowTool"' in full["errors"][0]["message"]
         send(sim, "spacectl_module_list", {"input": {"first": 5}}, jwt)
         stack, run = ended_run(sim, "FAILED")
         assert any(spacectl_run_logs(sim, stack.id, run.id, jwt).values())
