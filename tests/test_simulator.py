@@ -766,12 +766,14 @@ def test_faults_are_switched_over_http_and_spare_the_control_endpoints(
         "gateway_401_once": False,
         "read_only_key": False,
         "logs_expired": False,
+        "fail_search_page": 0,
     }
     assert requests.get(faults_url, timeout=5).json()["mode"] == "http500"
     assert requests.get(f"{sim.url}/_sim/stats", timeout=5).status_code == 200
     assert post(sim, "{ stacks { id } }").status_code == 500
 
     assert requests.post(faults_url, json={"mode": "bogus"}, timeout=5).status_code == 400
+    assert requests.post(faults_url, json={"fail_search_page": -1}, timeout=5).status_code == 400
     assert requests.post(faults_url, json={"mode": None}, timeout=5).json()["mode"] is None
     assert requests.delete(faults_url, timeout=5).json()["latency"] == 0.0
 
