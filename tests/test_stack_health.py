@@ -7,6 +7,7 @@ import json
 import pytest
 from django.contrib.auth.models import Group
 
+from dashboard.stacks import health as stack_health
 from tests.conftest import HTMX, parse, poll_values, region_of
 
 pytestmark = pytest.mark.django_db
@@ -98,7 +99,9 @@ def test_it_lists_pull_request_previews_with_branches_and_pages_them(viewer_clie
     assert viewer_client.get(f"/stacks/payments-staging/runs/{first.id}/").status_code == 200
 
 
-def test_it_lists_resources_by_type_and_marks_and_names_the_drifted_ones(viewer_client, connected):
+def test_it_lists_resources_by_type_and_marks_and_names_the_drifted_ones(
+    viewer_client, connected, monkeypatch
+):
     stack = connected.world.get_stack("k8s-cluster-prod")
     entities = connected.world.health.entities(stack)
     drifted = sorted(e.address for e in entities if e.drifted)
@@ -115,6 +118,13 @@ def test_it_lists_resources_by_type_and_marks_and_names_the_drifted_ones(viewer_
     assert "found" in text and " ago)" in text
     link = line.select_one("a[hx-target='#health-resources']")
     assert link["href"] == link["hx-get"] == "/stacks/k8s-cluster-prod/health/resources/?drifted=1"
+    # More than it names: the rest are counted, and the link shows them all.
+    monkeypatch.setattr(stack_health, "DRIFTED_NAMED", 2)
+    short = health(viewer_client, "k8s-cluster-prod", "drifted").select_one(
+        "p[data-drifted-resources]"
+    )
+    assert [c.get_text() for c in short.select("code")] == drifted[:2]
+    assert f"… and {len(drifted) - 2} more" in " ".join(short.get_text(" ").split())
     # A stack without drift shows nothing there; its page without JavaScript says so.
     calm = next(s.id for s in connected.world.stacks if not s.is_drifted and s.entity_count)
     quiet = health(viewer_client, calm, "drifted")
