@@ -88,6 +88,8 @@ def shoot(page: Page, url: str) -> list[Path]:
     page.screenshot(path=shots[0])
     failed = page.locator("tr[data-stack][data-health=failing]").first
     page.goto(f"{url}/stacks/{failed.get_attribute('data-stack')}/")
+    # The drifted-resources line above the runs loads after the page: wait for its region.
+    page.wait_for_selector("section#health-drifted", state="attached")
     page.screenshot(path=shots[1])
     page.locator("tr[data-run] a[href*='/runs/']").first.click()
     page.wait_for_load_state()

@@ -7,6 +7,7 @@ import json
 import pytest
 from django.contrib.auth.models import Group
 
+from dashboard.stacks import health as stack_health
 from tests.conftest import HTMX, parse, poll_values, region_of
 
 pytestmark = pytest.mark.django_db
@@ -24,9 +25,15 @@ def test_the_stack_page_holds_a_slot_per_region_and_each_loads_on_its_own(viewer
     page = parse(viewer_client.get("/stacks/k8s-cluster-prod/"))
     slots = page.select("section.stack-health .health-slot")
     assert [s["hx-get"] for s in slots] == [
-        f"/stacks/k8s-cluster-prod/health/{part}/" for part in PARTS
+        f"/stacks/k8s-cluster-prod/health/{part}/" for part in PARTS if part != "drifted"
     ]
     assert all(s["hx-trigger"] == "load" and s.select_one("a[href]") for s in slots)
+    # The drifted resources head the page: under its header, above the runs, no box till loaded.
+    top = page.select_one("#health-drifted")
+    assert top["hx-get"] == "/stacks/k8s-cluster-prod/health/drifted/"
+    assert top.find_previous("section", id="stack") and top.find_next("h2")["id"] == "runs-title"
+    assert top.get_text(strip=True) == "Drifted resources"  # the link inside <noscript> only
+    assert top.select_one("noscript") is not None
     # Each region polls its own URL; without JavaScript it is a page of its own.
     region = health(viewer_client, "k8s-cluster-prod", "drift")
     assert poll_values(region)["region"] == "health-drift"
@@ -92,19 +99,38 @@ def test_it_lists_pull_request_previews_with_branches_and_pages_them(viewer_clie
     assert viewer_client.get(f"/stacks/payments-staging/runs/{first.id}/").status_code == 200
 
 
-def test_it_lists_resources_by_type_and_marks_and_names_the_drifted_ones(viewer_client, connected):
+def test_it_lists_resources_by_type_and_marks_and_names_the_drifted_ones(
+    viewer_client, connected, monkeypatch
+):
     stack = connected.world.get_stack("k8s-cluster-prod")
     entities = connected.world.health.entities(stack)
     drifted = sorted(e.address for e in entities if e.drifted)
     region = health(viewer_client, "k8s-cluster-prod", "resources")
     assert region.select_one("[data-resource-count]").get_text().startswith(f"{len(entities)} ")
-    # First among the stack's health: the drifted ones by name.
-    named = health(viewer_client, "k8s-cluster-prod", "drifted").select(
-        "[data-drifted-resources] li code"
+    # At the top of the stack page, one line: how many, the first few by name, when found,
+    # and a link to the resources filtered to the drifted ones.
+    line = health(viewer_client, "k8s-cluster-prod", "drifted").select_one(
+        "p[data-drifted-resources]"
     )
-    assert [c.get_text() for c in named] == drifted
+    text = " ".join(line.get_text(" ").split())
+    assert text.startswith(f"{len(drifted)} drifted resource")
+    assert [c.get_text() for c in line.select("code")] == drifted[:3]
+    assert "found" in text and " ago)" in text
+    link = line.select_one("a[hx-target='#health-resources']")
+    assert link["href"] == link["hx-get"] == "/stacks/k8s-cluster-prod/health/resources/?drifted=1"
+    # More than it names: the rest are counted, and the link shows them all.
+    monkeypatch.setattr(stack_health, "DRIFTED_NAMED", 2)
+    short = health(viewer_client, "k8s-cluster-prod", "drifted").select_one(
+        "p[data-drifted-resources]"
+    )
+    assert [c.get_text() for c in short.select("code")] == drifted[:2]
+    assert f"… and {len(drifted) - 2} more" in " ".join(short.get_text(" ").split())
+    # A stack without drift shows nothing there; its page without JavaScript says so.
     calm = next(s.id for s in connected.world.stacks if not s.is_drifted and s.entity_count)
-    assert "No resource has drifted" in health(viewer_client, calm, "drifted").get_text()
+    quiet = health(viewer_client, calm, "drifted")
+    assert quiet.get_text(strip=True) == "" and quiet["id"] == "health-drifted"
+    own_page = parse(viewer_client.get(f"/stacks/{calm}/health/drifted/"))
+    assert "No resource has drifted" in own_page.get_text()
     assert len(region.select("tr[data-resource]")) == 25  # a page
     assert region.select("tbody[data-type]")
     # Search, and drifted only: the drifted rows are marked with when.

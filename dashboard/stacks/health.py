@@ -46,7 +46,7 @@ PARTS = {
     "previews": "Pull-request previews",
 }
 RESOURCES_PAGE = 25
-DRIFTED_NAMED = 10  # the drifted resources a drifted stack names at the top of its health
+DRIFTED_NAMED = 3  # the drifted resources a drifted stack names at the top of its page
 # An upstream in one of these holds back the runs of the stacks that depend on it.
 HOLDING = frozenset({Health.IN_PROGRESS, Health.WAITING})
 # Graph drawing: one column each for upstreams, the stack, downstreams.
@@ -219,15 +219,19 @@ def resources(request, service, stack_id: str) -> HttpResponse:
 
 
 def drifted(request, service, stack_id: str) -> HttpResponse:
-    """The drifted resources by name, first among the stack's health: from the same cached
-    read as Resources, so no query of its own."""
+    """The drifted resources by name, in one line at the top of the stack page, with when
+    drift was last found and a link to the resources filtered to the drifted ones. From the
+    same cached read as Resources, so no query of its own."""
     snapshot = service.resources(stack_id)
     found = sorted((r for r in snapshot.data or () if r.drifted_at), key=lambda r: r.address)
     region = Region.of(request, "health-drifted", snapshot, stack_id)
+    resources_url = reverse("dashboard:health", args=[stack_id, "resources"])
     return _page(request, stack_id, "drifted", region, {
         "connection": service.connection, "resources": snapshot.data,
         "drifted": found[:DRIFTED_NAMED], "drifted_more": max(0, len(found) - DRIFTED_NAMED),
         "drifted_count": len(found),
+        "found_at": max((r.drifted_at for r in found), default=None),
+        "drifted_url": f"{resources_url}?drifted=1",
     })  # fmt: skip
 
 

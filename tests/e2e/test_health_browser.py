@@ -8,21 +8,52 @@ from tests.e2e.test_accessibility import PHONE, axe_violations
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
+DESKTOP = {"width": 1440, "height": 900}
+# Where the stack's header ends, its drift line and its runs start, and the first run link ends.
+TOPS = """() => {
+  const y = (selector, edge) => document.querySelector(selector).getBoundingClientRect()[edge];
+  return {header: y("#stack .page-head", "bottom"), drift: y("#health-drifted", "top"),
+          runs: y("#runs-title", "top"), run_link: y("a.run-link", "bottom")};
+}"""
+
+
+def test_a_stack_without_drift_shows_nothing_above_its_runs(login, connected):
+    calm = next(s.id for s in connected.world.stacks if not s.is_drifted and s.entity_count)
+    page = login()
+    page.set_viewport_size(DESKTOP)
+    page.goto(f"/stacks/{calm}/")
+    region = page.locator("section#health-drifted")
+    region.wait_for(state="attached")
+    assert region.evaluate("r => r.getBoundingClientRect().height") == 0
+    assert page.watch.errors == []
+
 
 def test_the_health_regions_load_on_their_own_and_page_in_place(login, connected):
     page = login()
+    page.set_viewport_size(DESKTOP)
     page.goto("/stacks/k8s-cluster-prod/")
     page.evaluate("window.__notReloaded = true")
     for part in ("drifted", "lock", "waiting", "dependencies", "drift", "resources", "previews"):
         page.locator(f"section#health-{part}").wait_for()
+    # The drifted resources head the page, above the runs, whose first link stays on screen.
+    line = page.locator("#health-drifted [data-drifted-resources]")
+    assert line.locator("code").count() == 3
+    top = page.evaluate(TOPS)
+    print("stack page at 1440x900:", top)  # the figures, for whoever runs with -s
+    assert top["header"] < top["drift"] < top["runs"] and top["run_link"] <= DESKTOP["height"]
     graph = page.locator("section#health-dependencies figure.dependency-graph svg")
     assert graph.is_visible()
     assert (
         page.locator("#health-dependencies svg a[href='/stacks/network-core-prod/']").count() == 1
     )
-    drifted = page.locator("#health-drifted [data-drifted-resources] li")
-    assert drifted.count() == 3
+    # Its link shows the resources filtered to the drifted ones, in place.
+    line.get_by_role("link").click()
+    page.locator("#health-resources p", has_text="3 matches").wait_for()
+    assert page.locator("#health-resources tr.drifted").count() == 3
+    assert page.locator("#health-resources input[name=drifted]").is_checked()
     # Paging and searching the resources swap the region in place.
+    page.locator("#health-resources input[name=drifted]").uncheck()
+    page.locator("#health-resources button[type=submit]").click()
     page.locator("#health-resources a[rel=next]").click()
     page.locator("#health-resources .pager", has_text="Page 2 of").wait_for()
     page.locator("#resource-q").fill("aws_iam_role")
