@@ -13,7 +13,6 @@ one cached read of the account's spaces, shared by every viewer like the stack l
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections.abc import Iterable
 from dataclasses import replace
@@ -22,6 +21,7 @@ from functools import lru_cache
 from django.conf import settings
 from django.http import Http404, HttpRequest
 
+from dashboard.checks import load_json
 from dashboard.models import SpaceAccessRule
 from dashboard.spacelift import process_state
 from dashboard.spacelift.service import Snapshot, SpaceliftService
@@ -47,14 +47,9 @@ class RulesError(ValueError):
 
 def parse_rules(raw: str) -> Rules:
     """The rules in `raw` JSON; raises RulesError naming what is wrong."""
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise RulesError(
-            f"it is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
-        ) from None
-    if not isinstance(value, dict):
-        raise RulesError('it must be a JSON object such as {"team-payments": ["payments-01J8Z"]}')
+    value = load_json(
+        raw, RulesError, dict, 'a JSON object such as {"team-payments": ["payments-01J8Z"]}'
+    )
     rules: Rules = {}
     for group, spaces in value.items():
         if not group.strip():

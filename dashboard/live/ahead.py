@@ -13,9 +13,9 @@ import logging
 import threading
 
 from django.conf import settings
-from django.db import close_old_connections
 
 from dashboard.live.broker import Event, broker
+from dashboard.live.loops import BackgroundThread, run_step
 from dashboard.spacelift import process_state
 from dashboard.spacelift.service import Snapshot
 from dashboard.spacelift.shared_cache import shared_cache
@@ -70,33 +70,20 @@ def note_shown_version() -> None:
 
 class ListWatcher:
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
+        self._thread = BackgroundThread("list-ahead", self._loop)
         self.reads = 0
         self.looks = 0
 
     def watch(self) -> None:
         """Run while this process has open streams (started by each new stream)."""
-        with self._lock:
-            if self._thread is not None and self._thread.is_alive():
-                return
-            self._stop = threading.Event()
-            self._thread = threading.Thread(
-                target=self._loop, args=(self._stop,), name="list-ahead", daemon=True
-            )
-            self._thread.start()
+        self._thread.start()
 
     def stop(self) -> None:
-        with self._lock:
-            self._stop.set()
-            thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.join(timeout=5)
+        self._thread.stop()
 
     def _loop(self, stop: threading.Event) -> None:
         idle_steps = 0
-        failing = False  # one log line a streak of failures, not one a step
+        failing = False
         while not stop.wait(STEP_SECONDS):
             if broker.open_streams == 0:
                 idle_steps += 1
@@ -105,15 +92,12 @@ class ListWatcher:
                     return
                 continue
             idle_steps = 0
-            try:
-                self._look()
-                failing = False
-            except Exception:  # the watcher must outlive any one failure
-                if not failing:
-                    logger.exception("Reading the stack list ahead of its expiry failed")
-                failing = True
-            finally:
-                close_old_connections()
+            failing = run_step(
+                self._look,
+                failing=failing,
+                logger=logger,
+                message="Reading the stack list ahead of its expiry failed",
+            )
 
     def _look(self) -> None:
         from dashboard.connection.source import current_service  # late: the app's models

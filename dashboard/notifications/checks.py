@@ -12,27 +12,22 @@ from django.conf import settings
 from django.core.checks import Error, Warning, register
 from django.db import DatabaseError
 
+from dashboard.checks import json_setting_is_readable
+
 
 @register()
 def notification_routes_are_usable(app_configs, **kwargs) -> list[Error]:
     from dashboard.notifications.routes import RoutesError, parse_routes
 
-    raw = settings.PORTAL_NOTIFY
-    if not raw.strip():
-        return []
-    try:
-        parse_routes(raw)
-    except RoutesError as exc:
-        return [
-            Error(
-                f"PORTAL_NOTIFY (or the file PORTAL_NOTIFY_FILE names): {exc}.",
-                hint='A JSON list of routes: [{"name": "payments on-call", "url": '
-                '"slack://…", "spaces": ["payments-01J8Z2M1XR"], "kinds": ["failed", '
-                '"recovered"]}]. The kinds are failed, waiting, drifted, stuck and recovered.',
-                id="portal.E023",
-            )
-        ]
-    return []
+    return json_setting_is_readable(
+        "PORTAL_NOTIFY",
+        parse_routes,
+        RoutesError,
+        hint='A JSON list of routes: [{"name": "payments on-call", "url": '
+        '"slack://…", "spaces": ["payments-01J8Z2M1XR"], "kinds": ["failed", '
+        '"recovered"]}]. The kinds are failed, waiting, drifted, stuck and recovered.',
+        id="portal.E023",
+    )
 
 
 def routes_exist() -> bool:

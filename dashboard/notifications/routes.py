@@ -9,7 +9,6 @@ everything. A URL holds tokens: it is only ever shown as its scheme and host.
 from __future__ import annotations
 
 import ipaddress
-import json
 import logging
 import threading
 from collections.abc import Iterable, Iterator
@@ -21,6 +20,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 
 from dashboard.accounts.access import close_downward
+from dashboard.checks import load_json
 from dashboard.connection import crypto
 from dashboard.spacelift.types import Space, Stack
 
@@ -167,14 +167,7 @@ def check_kinds(kinds: Iterable[str], route: str) -> None:
 
 def parse_routes(raw: str, *, check_urls: bool = True) -> list[Route]:
     """The routes in `raw` JSON; raises RoutesError naming what is wrong (never the URL)."""
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise RoutesError(
-            f"it is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
-        ) from None
-    if not isinstance(value, list):
-        raise RoutesError('it must be a JSON list such as [{"name": "…", "url": "…"}]')
+    value = load_json(raw, RoutesError, list, 'a JSON list such as [{"name": "…", "url": "…"}]')
     routes: list[Route] = []
     for position, item in enumerate(value, start=1):
         if not isinstance(item, dict):

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, transaction
 
+from dashboard.live.loops import BackgroundThread, run_step
 from dashboard.models import NotifiedProblem, OutboxMessage, WatchedConnection
 from dashboard.notifications import changes, lease, outbox
 from dashboard.notifications.routes import Route, all_routes, forget
@@ -54,10 +55,7 @@ class Watcher:
         # Names this process in the lease: host, process and a random part (PIDs repeat).
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.ticks = 0
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
-        self._wake = threading.Event()
+        self._thread = BackgroundThread("notifications", self._loop)
 
     # One look ------------------------------------------------------------------------------
 
@@ -177,26 +175,14 @@ class Watcher:
 
     def start(self) -> None:
         """Run `tick` every interval in a thread of this process (idempotent)."""
-        with self._lock:
-            if self._thread is not None and self._thread.is_alive():
-                return
-            self._stop = threading.Event()
-            self._thread = threading.Thread(
-                target=self._loop, args=(self._stop,), name="notifications", daemon=True
-            )
-            self._thread.start()
+        self._thread.start()
 
     def poke(self) -> None:
         """Look now (a webhook or the live watcher saw a new version of the list)."""
-        self._wake.set()
+        self._thread.wake.set()
 
     def stop(self) -> None:
-        with self._lock:
-            self._stop.set()
-            self._wake.set()
-            thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.join(timeout=5)  # a send in flight ends by its own timeouts
+        if self._thread.stop():
             try:
                 lease.release(self.holder)
             except DatabaseError:
@@ -206,24 +192,22 @@ class Watcher:
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._thread.running
 
     def _loop(self, stop: threading.Event) -> None:
-        failing = False  # one log line a streak of failures, not one a tick
+        wake = self._thread.wake
+        failing = False
         while not stop.is_set():
-            self._wake.wait(settings.PORTAL_POLL_SECONDS)
-            self._wake.clear()
+            wake.wait(settings.PORTAL_POLL_SECONDS)
+            wake.clear()
             if stop.is_set():
                 return
-            try:
-                self.tick()
-                failing = False
-            except Exception:  # the watcher must outlive any one failure
-                if not failing:
-                    logger.exception("Looking for notifications failed; trying again")
-                failing = True
-            finally:
-                close_old_connections()
+            failing = run_step(
+                self.tick,
+                failing=failing,
+                logger=logger,
+                message="Looking for notifications failed; trying again",
+            )
 
 
 Coverage = dict[str, frozenset[str] | None]

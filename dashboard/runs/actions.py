@@ -10,6 +10,8 @@ and retry take none).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from functools import wraps
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
@@ -29,7 +31,7 @@ from dashboard.spacelift.types import RunState
 logger = logging.getLogger(__name__)
 
 
-def _within_spaces(request, service, action, stack_id: str, run_id: str = "") -> None:
+def require_stack_for_action(request, service, action, stack_id: str, run_id: str = "") -> None:
     """404, as for an unknown stack, outside the person's spaces; a POST is audited as refused
     and never reaches Spacelift."""
     if space_access.may_see_stack(request, service, stack_id):
@@ -40,6 +42,26 @@ def _within_spaces(request, service, action, stack_id: str, run_id: str = "") ->
                      message=f"Refused: the stack is outside the spaces {who} sees")  # fmt: skip
         logger.warning("%s on %s by %s refused: outside their spaces", action, stack_id, who)
     raise Http404("No such stack")
+
+
+def acts_on_stack(
+    action: str,
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """A view that does `action` to a stack: operators only, a confirmation page (GET) or the
+    action (POST), with the service, inside the person's spaces (`require_stack_for_action`)."""
+
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @operator_required
+        @require_http_methods(["GET", "POST"])
+        @with_service
+        @wraps(view)
+        def checked(request: HttpRequest, service: SpaceliftService, stack_id: str) -> HttpResponse:
+            require_stack_for_action(request, service, action, stack_id)
+            return view(request, service, stack_id)
+
+        return checked
+
+    return decorate
 
 
 def _note(request: HttpRequest, verb: str) -> str:
@@ -71,11 +93,8 @@ def _perform(request, service, action, stack_id, run_id, call, *, to_run=False) 
     return redirect("dashboard:stack", stack_id)
 
 
-@operator_required
-@require_http_methods(["GET", "POST"])
-@with_service
+@acts_on_stack(AuditEntry.Action.TRIGGER)
 def trigger_run(request: HttpRequest, service: SpaceliftService, stack_id: str) -> HttpResponse:
-    _within_spaces(request, service, AuditEntry.Action.TRIGGER, stack_id)
     if request.method == "POST":
         return _perform(
             request, service, AuditEntry.Action.TRIGGER, stack_id, "",
@@ -103,7 +122,7 @@ def run_action(
 ) -> HttpResponse:
     if action not in RUN_ACTIONS:
         raise Http404("No such action")
-    _within_spaces(request, service, action, stack_id, run_id)
+    require_stack_for_action(request, service, action, stack_id, run_id)
     client = service.client
     if request.method == "POST":
         if action == AuditEntry.Action.RETRY:

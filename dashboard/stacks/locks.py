@@ -16,12 +16,10 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods
 
 from dashboard import audit
-from dashboard.decorators import operator_required, with_service
 from dashboard.models import AuditEntry
-from dashboard.runs.actions import _within_spaces
+from dashboard.runs.actions import acts_on_stack
 from dashboard.spacelift import errors
 from dashboard.spacelift.service import SpaceliftService
 from dashboard.spacelift.types import Stack
@@ -64,12 +62,9 @@ def _stack_or_404(service: SpaceliftService, stack_id: str) -> Stack | None:
     return stack.data
 
 
-@operator_required
-@require_http_methods(["GET", "POST"])
-@with_service
+@acts_on_stack(AuditEntry.Action.LOCK)
 def lock_stack(request: HttpRequest, service: SpaceliftService, stack_id: str) -> HttpResponse:
     action = AuditEntry.Action.LOCK
-    _within_spaces(request, service, action, stack_id)
     form = LockForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         note = f"{form.cleaned_data['note']} (locked in Spacelift Portal by {request.user})"
@@ -84,12 +79,9 @@ def lock_stack(request: HttpRequest, service: SpaceliftService, stack_id: str) -
     }, status=400 if request.method == "POST" else 200)  # fmt: skip
 
 
-@operator_required
-@require_http_methods(["GET", "POST"])
-@with_service
+@acts_on_stack(AuditEntry.Action.UNLOCK)
 def unlock_stack(request: HttpRequest, service: SpaceliftService, stack_id: str) -> HttpResponse:
     action = AuditEntry.Action.UNLOCK
-    _within_spaces(request, service, action, stack_id)
     if request.method == "POST":
         return _perform(request, service, action, stack_id, "",
                         lambda: service.client.unlock_stack(stack_id))  # fmt: skip

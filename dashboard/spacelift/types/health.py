@@ -6,15 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from .stacks import Named
 from .wire import _str, _timestamp
 
 
-@dataclass(frozen=True, slots=True)
-class StackRef:
+class StackRef(Named):
     """Another stack, as a dependency names it: its ID and name only."""
 
-    id: str
-    name: str
+    __slots__ = ()
 
 
 @dataclass(frozen=True, slots=True)

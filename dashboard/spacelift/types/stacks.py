@@ -92,9 +92,16 @@ class IdpGroupMapping:
 
 
 @dataclass(frozen=True, slots=True)
-class WorkerPool:
+class Named:
+    """Something Spacelift knows by its ID and a person by its name. Each kind is a subclass,
+    so each keeps its own name (in pickles, reprs and equality)."""
+
     id: str
     name: str
+
+
+class WorkerPool(Named):
+    __slots__ = ()
 
 
 @dataclass(frozen=True, slots=True)
