@@ -101,7 +101,7 @@ class Migration(migrations.Migration):
                 ),
                 ("name", models.CharField(max_length=100, unique=True)),
                 ("url_encrypted", models.TextField()),
-                ("url_shown", models.CharField(max_length=200)),
+                ("shown_url", models.CharField(max_length=200)),
                 ("spaces", models.JSONField(blank=True, default=list)),
                 ("labels", models.JSONField(blank=True, default=list)),
                 ("kinds", models.JSONField(blank=True, default=list)),

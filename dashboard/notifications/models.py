@@ -19,7 +19,7 @@ class NotificationRoute(models.Model):
     name = models.CharField(max_length=100, unique=True)
     url_encrypted = models.TextField()
     # Only what can be shown of the URL: its scheme and host (routes.shown_url).
-    url_shown = models.CharField(max_length=200)
+    shown_url = models.CharField(max_length=200)
     spaces = models.JSONField(default=list, blank=True)
     labels = models.JSONField(default=list, blank=True)
     kinds = models.JSONField(default=list, blank=True)
@@ -28,11 +28,18 @@ class NotificationRoute(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
+    from_environment = False  # as routes.Route: a saved route is edited on the page
+
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def key(self) -> str:
+        """How the outbox names this route (routes.Route.key)."""
+        return f"db:{self.pk}"
 
     @sensitive_variables()
     def set_url(self, url: str) -> None:

@@ -230,7 +230,7 @@ def saved_routes() -> list[Route]:
             continue
         routes.append(
             Route(
-                key=f"db:{row.pk}",
+                key=row.key,
                 name=row.name,
                 url=url,
                 spaces=tuple(row.spaces),

@@ -88,9 +88,11 @@ def _page(request: HttpRequest, form: RouteForm | None = None, status: int = 200
     given_up = OutboxMessage.objects.filter(status=OutboxMessage.Status.GIVEN_UP)
     given_up = list(given_up[:DELIVERIES_SHOWN])
     holder = lease.holder_now()
+    environment_routes = routes.environment_routes()
     return render(request, "dashboard/notifications.html", {
-        "environment_routes": routes.environment_routes(),
-        "saved_routes": NotificationRoute.objects.select_related("updated_by"),
+        "environment_routes": environment_routes,
+        # Both kinds in one table: saved rows answer to Route's names (key, shown_url, ...).
+        "routes_shown": [*environment_routes, *NotificationRoute.objects.all()],
         "form": form or RouteForm(),
         "recent": recent,
         "given_up": given_up,
@@ -123,7 +125,7 @@ def add_route(request: HttpRequest) -> HttpResponse:
     data = form.cleaned_data
     route = NotificationRoute(
         name=data["name"],
-        url_shown=routes.shown_url(data["url"]),
+        shown_url=routes.shown_url(data["url"]),
         spaces=data["spaces"],
         labels=data["labels"],
         kinds=data["kinds"],
@@ -131,7 +133,7 @@ def add_route(request: HttpRequest) -> HttpResponse:
     )
     route.set_url(data["url"])
     route.save()
-    _audit(request, f'Added route "{route.name}" to {route.url_shown}')
+    _audit(request, f'Added route "{route.name}" to {route.shown_url}')
     messages.success(request, f'Route "{route.name}" added. Try it with "Send a test".')
     return redirect("dashboard:notifications")
 
@@ -152,7 +154,7 @@ def edit_route(request: HttpRequest, route_id: int) -> HttpResponse:
             route.labels, route.kinds = data["labels"], data["kinds"]
             if data["url"]:
                 route.set_url(data["url"])
-                route.url_shown = routes.shown_url(data["url"])
+                route.shown_url = routes.shown_url(data["url"])
             route.updated_by = request.user
             route.save()
             _audit(request, f'Changed route "{route.name}"', fields=changed)
