@@ -112,14 +112,6 @@ def fresh_world(sim):
     sim.rebuild_world(48, seed=7)
 
 
-@pytest.fixture(autouse=True)
-def unscripted(sim):
-    yield
-    book = logbook(sim.world)
-    book.scripted.clear()
-    book.scripted_changes.clear()
-
-
 def test_a_failed_run_page_shows_the_failing_line_without_a_click(viewer_client, connected):
     stack, run, phase = failed_stack(connected)
     logbook(connected.world).script(run.id, phase.state, FAILED_LOG)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 import requests
 
 from simulator.logs import LOG_PAGE_SIZE, logbook, phase_lines
@@ -15,14 +14,6 @@ LOGS = """query RunLogs($stack: ID!, $run: ID!, $state: RunState!, $token: Strin
       exists finished hasMore nextToken messages { message } } } } }"""
 CHANGES = """query RunChanges($stack: ID!, $run: ID!) { stack(id: $stack) { run(id: $run) {
   changesV3(input: {}) { resources { address previousAddress metadata { type } } } } } }"""
-
-
-@pytest.fixture(autouse=True)
-def unscripted(sim):
-    """Logs as the simulator makes them, whatever another test scripted."""
-    book = logbook(sim.world)
-    book.scripted.clear()
-    book.scripted_changes.clear()
 
 
 def post(sim, query, variables):

@@ -9,14 +9,6 @@ from simulator.logs import logbook
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture(autouse=True)
-def unscripted(sim):
-    yield
-    book = logbook(sim.world)
-    book.scripted.clear()
-    book.scripted_changes.clear()
-
-
 RED, BOLD, RESET = "\x1b[31m", "\x1b[1m", "\x1b[0m"
 WHY = "Error: reading KMS key (alias/deploy): AccessDeniedException"
 

@@ -20,14 +20,6 @@ IN_VIEW = """element => {
 }"""
 
 
-@pytest.fixture(autouse=True)
-def unscripted(sim):
-    yield
-    book = logbook(sim.world)
-    book.scripted.clear()
-    book.scripted_changes.clear()
-
-
 def test_a_failed_run_opens_on_its_line_and_its_stack_on_its_runs(login, connected):
     connected.rebuild_world(48, seed=7)
     stack = next(
