@@ -17,7 +17,7 @@ from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.test import Client
 
-from dashboard.spacelift import process_state, service
+from dashboard.spacelift import process_state, service, stack_search
 from dashboard.spacelift.account import Connection
 from dashboard.spacelift.client import SpaceliftClient
 from dashboard.spacelift.clock import clock as service_clock
@@ -134,6 +134,20 @@ def sim(simulator):
     fresh_portal_state()
     yield simulator
     service_clock.reset()
+
+
+@pytest.fixture(autouse=True)
+def unpaced(monkeypatch):
+    """Search pages are paced (5 a second) on a clock their waits move instead of waiting:
+    `unpaced[0]` is how long the test's pages would have waited in all."""
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    monkeypatch.setattr(stack_search.StackSearch, "monotonic", staticmethod(lambda: now[0]))
+    monkeypatch.setattr(stack_search.StackSearch, "sleep", staticmethod(sleep))
+    return now
 
 
 @pytest.fixture

@@ -11,20 +11,6 @@ from dashboard.spacelift.service import MAX_BACKOFF_SECONDS
 from tests.conftest import HTMX, parse
 
 
-@pytest.fixture
-def unpaced(monkeypatch):
-    """The pacing's clock, moved by its own waits instead of waiting: `[now]`."""
-    now = [0.0]
-
-    def sleep(seconds: float) -> None:
-        now[0] += seconds
-
-    monkeypatch.setattr(stack_search.StackSearch, "monotonic", staticmethod(lambda: now[0]))
-    monkeypatch.setattr(stack_search.StackSearch, "sleep", staticmethod(sleep))
-    stack_search._next_slot.clear()
-    return now
-
-
 def test_it_lists_every_stack_from_pages_and_learns_the_page_size_once(sim, make_client, unpaced):
     sim.rebuild_world(120, seed=7)
     client = make_client(sim)

@@ -26,7 +26,7 @@ import threading
 import time
 from typing import Any
 
-from . import documents, errors, fields, outbound
+from . import documents, errors, fields, outbound, process_state
 from .types import Stack
 
 # Asked for once per connection, to learn whether the API takes pages larger than 50.
@@ -176,3 +176,8 @@ class StackSearch:
 # Per process and connection: when the next search page may go.
 _pace_locks: dict[str, threading.Lock] = {}
 _next_slot: dict[str, float] = {}
+
+
+@process_state.forgets("search pacing")
+def _forget_pacing() -> None:
+    _next_slot.clear()
