@@ -10,6 +10,7 @@ retry, never a loop. What is read and done with it is client.py.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from django.views.decorators.debug import sensitive_variables
 from gql import Client, GraphQLRequest
 from gql.transport import Transport
 from gql.transport.exceptions import TransportQueryError
-from graphql import ExecutionResult
+from graphql import ExecutionResult, parse, print_ast
 
 from . import documents, errors, fields, outbound
 from .account import Connection, InvalidEndpoint, refuse_internal_address
@@ -47,6 +48,28 @@ class Token:
 
     def fresh(self, now: float) -> bool:
         return now < self.valid_until - TOKEN_REFRESH_MARGIN_SECONDS
+
+
+class _Request(GraphQLRequest):
+    """A gql request for one of our documents, parsed and printed once per process: gql parses
+    the text for every request and prints it again for every payload."""
+
+    def __init__(self, document: str, variables: dict[str, Any] | None) -> None:
+        node, self._printed = _prepared(document)
+        super().__init__(node, variable_values=variables)
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        payload: dict[str, Any] = {"query": self._printed}
+        if self.variable_values:
+            payload["variables"] = self.variable_values
+        return payload
+
+
+@functools.lru_cache(maxsize=512)
+def _prepared(document: str) -> tuple[Any, str]:
+    node = parse(document)
+    return node, print_ast(node)
 
 
 class SpaceliftTransport(Transport):
@@ -297,7 +320,7 @@ class GraphQLExchange:
         self, document: str, variables: dict[str, Any] | None, jwt: str | None = None
     ) -> tuple[Any, list[dict[str, Any]]]:
         """Post one document (with the JWT, if any): its data and its GraphQL errors."""
-        request = GraphQLRequest(document, variable_values=variables)
+        request = _Request(document, variables)
         try:
             result = self._gql.execute(request, get_execution_result=True, jwt=jwt)
         except TransportQueryError as exc:
