@@ -119,6 +119,12 @@ def simulator():
     handle.stop()
 
 
+def quiet_stack(world, test=lambda stack: True):
+    """The first stack passing `test` that the world never moves by itself (its active stacks
+    take a step every 7 s of real time, which a test on a busy machine can outlast)."""
+    return next(s for s in world.stacks if s.id not in world.active_stack_ids and test(s))
+
+
 def fresh_portal_state() -> None:
     """What the portal holds between requests, as a newly started one has it: nothing."""
     cache.clear()

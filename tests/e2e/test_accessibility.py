@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import quiet_stack
 from tests.e2e.conftest import sign_in_by_cookie
 from tests.servers import missing
 
@@ -18,7 +19,7 @@ PHONE = {"width": 390, "height": 844}
 
 
 def _pages(sim) -> dict[str, str]:
-    stack = next(s for s in sim.world.stacks if s.state == "UNCONFIRMED")
+    stack = quiet_stack(sim.world, lambda s: s.state == "UNCONFIRMED")
     stack.ensure_history()
     run = stack.tracked[0]
     return {

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import quiet_stack
+
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 DESKTOPS = [{"width": 1440, "height": 900}, {"width": 1280, "height": 800}]
@@ -116,11 +118,11 @@ def test_the_filters_are_folded_until_opened_and_then_remembered(operator_page, 
 def test_no_page_scrolls_sideways_at_390_px_and_every_state_shows(operator_page, connected):
     page = operator_page
     world = connected.world
-    failed_stack = next(s for s in world.stacks if s.state == "FAILED")
+    failed_stack = quiet_stack(world, lambda s: s.state == "FAILED")
     failed_stack.ensure_history()
     failed_run = next(r for r in failed_stack.tracked if r.state == "FAILED")
-    waiting_stack = next(
-        s for s in world.stacks if s.state == "UNCONFIRMED" and s.can_write and not s.locked_by
+    waiting_stack = quiet_stack(
+        world, lambda s: s.state == "UNCONFIRMED" and s.can_write and not s.locked_by
     )
     waiting_stack.ensure_history()
     waiting_run = next(r for r in waiting_stack.tracked if r.state == "UNCONFIRMED")
