@@ -31,9 +31,10 @@ run: $(STAMP)
 # beside them the browser tests in a process of their own, which mostly waits on Chromium; its
 # report is printed after the others'. TEST_WORKERS=4 on a machine with more cores.
 TEST_WORKERS ?= 2
+BROWSER_WORKERS ?= 1
 test: $(STAMP) $(JS_STAMP)
 	@report=$$(mktemp); \
-	$(PY) -m pytest tests/e2e >"$$report" 2>&1 & browser=$$!; \
+	$(PY) -m pytest tests/e2e -n $(BROWSER_WORKERS) --dist loadfile >"$$report" 2>&1 & browser=$$!; \
 	trap 'kill $$browser 2>/dev/null; rm -f "$$report"' INT TERM; \
 	$(PY) -m pytest --ignore=tests/e2e -n $(TEST_WORKERS) --dist loadfile; others=$$?; \
 	wait $$browser; browsers=$$?; \
