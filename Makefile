@@ -28,15 +28,17 @@ run: $(STAMP)
 	@bash scripts/run-demo
 
 # The non-browser tests in two processes (pytest-xdist, a whole file to each at a time), and
-# beside them the browser tests in a process of their own, which mostly waits on Chromium; its
-# report is printed after the others'. TEST_WORKERS=4 on a machine with more cores.
+# beside them the browser tests in a process of their own; its report is printed after the
+# others'. The browser tests are the longer path (they wait on Chromium and on intervals), so
+# the others run at a lower priority and take the CPU those leave. TEST_WORKERS=4 and
+# BROWSER_WORKERS=2 on a machine with more cores.
 TEST_WORKERS ?= 2
 BROWSER_WORKERS ?= 1
 test: $(STAMP) $(JS_STAMP)
 	@report=$$(mktemp); \
 	$(PY) -m pytest tests/e2e -n $(BROWSER_WORKERS) --dist loadfile >"$$report" 2>&1 & browser=$$!; \
 	trap 'kill $$browser 2>/dev/null; rm -f "$$report"' INT TERM; \
-	$(PY) -m pytest --ignore=tests/e2e -n $(TEST_WORKERS) --dist loadfile; others=$$?; \
+	nice -n 5 $(PY) -m pytest --ignore=tests/e2e -n $(TEST_WORKERS) --dist loadfile; others=$$?; \
 	wait $$browser; browsers=$$?; \
 	echo "---- browser tests (tests/e2e) ----"; cat "$$report"; rm -f "$$report"; \
 	[ $$others -eq 0 ] && [ $$browsers -eq 0 ]
