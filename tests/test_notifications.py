@@ -307,6 +307,16 @@ def test_the_page_is_for_staff_only(viewer_client):
 
 
 @pytest.mark.django_db
+def test_with_no_route_the_page_says_nothing_is_sent_not_that_no_process_sends(
+    staff_client, settings
+):
+    settings.PORTAL_NOTIFY = ""
+    line = parse(staff_client.get("/administration/notifications/")).select_one("[data-sender]")
+    assert "Nothing is sent until a route is added" in line.get_text()
+    assert "No process is sending" not in line.get_text()
+
+
+@pytest.mark.django_db
 def test_staff_add_edit_test_and_remove_a_route_audited_and_the_url_never_shown(
     staff_client, settings, receiver, smtp
 ):
