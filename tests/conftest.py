@@ -125,6 +125,16 @@ def quiet_stack(world, test=lambda stack: True):
     return next(s for s in world.stacks if s.id not in world.active_stack_ids and test(s))
 
 
+def failed_run_with_logs(world):
+    """A failed stack the world holds still, its latest run that left the queue, and two of
+    that run's phases with logs: the last (where it failed) and the first."""
+    stack = quiet_stack(world, lambda s: s.state == "FAILED")
+    stack.ensure_history()
+    run = next(r for r in stack.tracked if r.state != "QUEUED")
+    with_logs = [t for t in run.transitions if t.has_logs]
+    return stack, run, with_logs[-1], with_logs[0]
+
+
 def fresh_portal_state() -> None:
     """What the portal holds between requests, as a newly started one has it: nothing."""
     cache.clear()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from simulator.logs import logbook
+from tests.conftest import failed_run_with_logs
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -14,16 +15,7 @@ WHY = "Error: reading KMS key (alias/deploy): AccessDeniedException"
 
 
 def test_a_failed_run_page_shows_why_and_its_log_and_runs_nothing(login, connected):
-    # A world no earlier test has read logs from: the scripted lines are the ones it serves.
-    connected.rebuild_world(48, seed=7)
-    stack = next(
-        s for s in connected.world.stacks
-        if s.state == "FAILED" and s.id not in connected.world.active_stack_ids
-    )  # fmt: skip
-    stack.ensure_history()
-    run = next(r for r in stack.tracked if r.state != "QUEUED")
-    with_logs = [t for t in run.transitions if t.has_logs]
-    failed, other = with_logs[-1], with_logs[0]
+    stack, run, failed, other = failed_run_with_logs(connected.world)
     assert other is not failed
     book = logbook(connected.world)
     book.script(

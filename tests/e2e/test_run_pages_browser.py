@@ -9,6 +9,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from simulator.logs import logbook
 from simulator.model import Delta
+from tests.conftest import failed_run_with_logs
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -21,15 +22,7 @@ IN_VIEW = """element => {
 
 
 def test_a_failed_run_opens_on_its_line_and_its_stack_on_its_runs(login, connected):
-    connected.rebuild_world(48, seed=7)
-    stack = next(
-        s for s in connected.world.stacks
-        if s.state == "FAILED" and s.id not in connected.world.active_stack_ids
-    )  # fmt: skip
-    stack.ensure_history()
-    run = next(r for r in stack.tracked if r.state != "QUEUED")
-    with_logs = [t for t in run.transitions if t.has_logs]
-    failed, other = with_logs[-1], with_logs[0]
+    stack, run, failed, other = failed_run_with_logs(connected.world)
     book = logbook(connected.world)
     # The failing line deep in a long log; another phase longer than one screen of lines.
     filler = [f"aws_iam_policy.p{n}: Refreshing state..." for n in range(250)]
