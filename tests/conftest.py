@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup, Tag
 from django.conf import settings
-from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.test import Client
 
+from dashboard.accounts.roles import operators_group
 from dashboard.spacelift import process_state, service, stack_search
 from dashboard.spacelift.account import Connection
 from dashboard.spacelift.client import SpaceliftClient
@@ -223,7 +223,7 @@ def viewer_client(client, user):
 def operator_client(django_user_model):
     """Logged in, in the operators group: may trigger, confirm and discard runs."""
     operator = django_user_model.objects.create_user("olga", password="pw-olga-123")
-    operator.groups.add(Group.objects.get(name="operators"))
+    operator.groups.add(operators_group())
     client = Client()
     client.force_login(operator)
     return client

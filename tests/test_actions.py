@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Group
 from django.test import Client
 
+from dashboard.accounts.roles import operators_group
 from dashboard.models import AuditEntry
 from tests.conftest import parse
 
@@ -118,7 +118,7 @@ def test_read_only_mode_hides_and_refuses_every_action(operator_client, connecte
 
 def test_actions_need_csrf(django_user_model, connected):
     user = django_user_model.objects.create_user("csrf-op", password="pw-op-123")
-    user.groups.add(Group.objects.get(name="operators"))
+    user.groups.add(operators_group())
     client = Client(enforce_csrf_checks=True)
     client.force_login(user)
     stack = writable_stack(connected)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.contrib.auth.models import Group
 from django.test import Client
 
+from dashboard.accounts.roles import operators_group
 from dashboard.models import AuditEntry, SignInIdentity
 
 pytestmark = pytest.mark.django_db
@@ -23,12 +23,12 @@ def row(html: str, username: str) -> str:
 @pytest.fixture
 def people(django_user_model):
     olga = django_user_model.objects.create_user("olga", password="pw-olga-123")
-    olga.groups.add(Group.objects.get(name="operators"))
+    olga.groups.add(operators_group())
     django_user_model.objects.create_user("vic", password="pw-vic-123")
     sam = django_user_model.objects.create_user("sam")
     SignInIdentity.objects.create(user=sam, issuer="https://id.example.com", subject="s-1",
                                   groups=["portal-operators"])  # fmt: skip
-    sam.groups.add(Group.objects.get(name="operators"))
+    sam.groups.add(operators_group())
     return {"olga": olga, "sam": sam}
 
 

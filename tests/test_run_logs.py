@@ -9,9 +9,9 @@ from html.parser import HTMLParser
 from urllib.parse import parse_qsl
 
 import pytest
-from django.contrib.auth.models import Group
 from django.core.cache import cache
 
+from dashboard.accounts.roles import operators_group
 from dashboard.spacelift.run_records import TAIL_LINES
 from simulator.logs import LOG_PAGE_SIZE, changes, logbook, phase_lines
 from simulator.server import start_simulator
@@ -99,7 +99,7 @@ def run_page(client, stack, run, **extra):
 @pytest.fixture
 def operator_client(client, django_user_model):
     user = django_user_model.objects.create_user("olga", password="pw-olga-123")
-    user.groups.add(Group.objects.get(name="operators"))
+    user.groups.add(operators_group())
     client.force_login(user)
     return client
 

@@ -7,6 +7,7 @@ import json
 import pytest
 from django.contrib.auth.models import Group
 
+from dashboard.accounts.roles import operators_group
 from dashboard.models import AuditEntry
 from tests.conftest import HTMX, parse, region_of
 
@@ -103,7 +104,7 @@ def test_an_operator_cannot_lock_outside_their_spaces(
     data_space = next(s.id for s in connected.world.spaces if s.name == "data")
     settings.PORTAL_SPACE_ACCESS = json.dumps({"team-data": [data_space]})
     person = django_user_model.objects.create_user("dee", password="pw-dee-12345")
-    person.groups.add(Group.objects.create(name="team-data"), Group.objects.get(name="operators"))
+    person.groups.add(Group.objects.create(name="team-data"), operators_group())
     client.force_login(person)
     stack = next(s for s in connected.world.stacks if s.space_details.name != "data")
     assert client.get(f"/stacks/{stack.id}/lock/").status_code == 404

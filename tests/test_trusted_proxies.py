@@ -6,6 +6,7 @@ import pytest
 from django.test import RequestFactory
 
 from dashboard.accounts.client_address import client_address
+from dashboard.accounts.roles import operators_group
 from tests.test_actions import writable_stack
 
 pytestmark = pytest.mark.django_db
@@ -63,13 +64,13 @@ def test_the_client_is_the_nth_address_from_the_right(settings, count, forwarded
 
 
 def test_the_audit_log_records_the_client_behind_the_proxy(client, settings, connected):
-    from django.contrib.auth.models import Group, User
+    from django.contrib.auth.models import User
 
     from dashboard.models import AuditEntry
 
     settings.PORTAL_TRUSTED_PROXY_COUNT = 1
     olga = User.objects.create_user("olga", password="pw-olga-123", is_staff=True)
-    olga.groups.add(Group.objects.get(name="operators"))
+    olga.groups.add(operators_group())
     client.force_login(olga)
     stack = writable_stack(connected)
     client.post(
