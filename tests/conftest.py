@@ -119,20 +119,24 @@ def simulator():
     handle.stop()
 
 
-def quiet_stack(world, test=lambda stack: True):
-    """The first stack passing `test` that the world never moves by itself (its active stacks
-    take a step every 7 s of real time, which a test on a busy machine can outlast)."""
-    return next(s for s in world.stacks if s.id not in world.active_stack_ids and test(s))
+def quiet_stacks(sim):
+    """Stacks whose runs do not move on their own (the world's active stacks take a step every
+    7 s of real time, which a test on a busy machine can outlast), with their history."""
+    for stack in sim.world.stacks:
+        if stack.id not in sim.world.active_stack_ids:
+            stack.ensure_history()
+            yield stack
 
 
-def failed_run_with_logs(world):
-    """A failed stack the world holds still, its latest run that left the queue, and two of
-    that run's phases with logs: the last (where it failed) and the first."""
-    stack = quiet_stack(world, lambda s: s.state == "FAILED")
-    stack.ensure_history()
-    run = next(r for r in stack.tracked if r.state != "QUEUED")
-    with_logs = [t for t in run.transitions if t.has_logs]
-    return stack, run, with_logs[-1], with_logs[0]
+def failed_stack(sim):
+    """A failed stack, its failed run (its latest tracked run) and the phase it failed in."""
+    for stack in quiet_stacks(sim):
+        # The stack's state is its latest tracked run's; a queued run does not change it.
+        run = next((r for r in stack.tracked if r.state != "QUEUED"), None)
+        if stack.state == "FAILED" and run is not None and run.state == "FAILED":
+            phase = [t for t in run.transitions if t.has_logs][-1]
+            return stack, run, phase
+    raise AssertionError("the simulated account has no failed stack")
 
 
 def fresh_portal_state() -> None:
@@ -312,7 +316,7 @@ def scripted_failure(connected):
     """A failed run whose failed phase logs test_run_logs' FAILED_LOG (its why line is WHY);
     the script is dropped afterwards."""
     from simulator.logs import logbook
-    from tests.test_run_logs import FAILED_LOG, failed_stack
+    from tests.test_run_logs import FAILED_LOG
 
     stack, run, phase = failed_stack(connected)
     logbook(connected.world).script(run.id, phase.state, FAILED_LOG)

@@ -11,11 +11,10 @@ from urllib.parse import parse_qsl
 import pytest
 from django.core.cache import cache
 
-from dashboard.accounts.roles import operators_group
 from dashboard.spacelift.run_records import TAIL_LINES
 from simulator.logs import LOG_PAGE_SIZE, changes, logbook, phase_lines
 from simulator.server import start_simulator
-from tests.conftest import parse
+from tests.conftest import failed_stack, parse, quiet_stacks
 
 pytestmark = pytest.mark.django_db
 
@@ -73,35 +72,8 @@ class Tags(HTMLParser):
         ]
 
 
-def quiet_stacks(sim):
-    """Stacks whose runs do not move on their own."""
-    for stack in sim.world.stacks:
-        if stack.id not in sim.world.active_stack_ids:
-            stack.ensure_history()
-            yield stack
-
-
-def failed_stack(sim):
-    """A failed stack, its failed run (its latest tracked run) and the phase it failed in."""
-    for stack in quiet_stacks(sim):
-        # The stack's state is its latest tracked run's; a queued run does not change it.
-        run = next((r for r in stack.tracked if r.state != "QUEUED"), None)
-        if stack.state == "FAILED" and run is not None and run.state == "FAILED":
-            phase = [t for t in run.transitions if t.has_logs][-1]
-            return stack, run, phase
-    raise AssertionError("the simulated account has no failed stack")
-
-
 def run_page(client, stack, run, **extra):
     return client.get(f"/stacks/{stack.id}/runs/{run.id}/", **extra)
-
-
-@pytest.fixture
-def operator_client(client, django_user_model):
-    user = django_user_model.objects.create_user("olga", password="pw-olga-123")
-    user.groups.add(operators_group())
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

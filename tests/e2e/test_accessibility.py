@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import quiet_stack
+from tests.conftest import quiet_stacks
 from tests.e2e.conftest import sign_in_by_cookie
 from tests.servers import missing
 
@@ -19,8 +19,7 @@ PHONE = {"width": 390, "height": 844}
 
 
 def _pages(sim) -> dict[str, str]:
-    stack = quiet_stack(sim.world, lambda s: s.state == "UNCONFIRMED")
-    stack.ensure_history()
+    stack = next(s for s in quiet_stacks(sim) if s.state == "UNCONFIRMED")
     run = stack.tracked[0]
     return {
         "overview": "/",

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from dashboard.spacelift.service import MAX_BACKOFF_SECONDS
-from tests.conftest import quiet_stack
+from tests.conftest import quiet_stacks
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -245,7 +245,7 @@ def test_an_operator_confirms_a_plan_through_the_confirmation_step(
 
 def test_a_viewer_sees_no_actions(login, connected):
     page = login("val")
-    target = quiet_stack(connected.world, lambda s: s.state == "UNCONFIRMED")
+    target = next(s for s in quiet_stacks(connected) if s.state == "UNCONFIRMED")
     page.goto(f"/stacks/{target.id}/")
     assert page.get_by_role("link", name="Trigger run").count() == 0
     assert page.get_by_role("link", name="Confirm", exact=True).count() == 0

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from simulator.logs import logbook
-from tests.conftest import quiet_stack
+from tests.conftest import failed_stack, quiet_stacks
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -119,13 +119,11 @@ def test_the_filters_are_folded_until_opened_and_then_remembered(operator_page, 
 def test_no_page_scrolls_sideways_at_390_px_and_every_state_shows(operator_page, connected):
     page = operator_page
     world = connected.world
-    failed_stack = quiet_stack(world, lambda s: s.state == "FAILED")
-    failed_stack.ensure_history()
-    failed_run = next(r for r in failed_stack.tracked if r.state == "FAILED")
-    waiting_stack = quiet_stack(
-        world, lambda s: s.state == "UNCONFIRMED" and s.can_write and not s.locked_by
-    )
-    waiting_stack.ensure_history()
+    failed, failed_run, _ = failed_stack(connected)
+    waiting_stack = next(
+        s for s in quiet_stacks(connected)
+        if s.state == "UNCONFIRMED" and s.can_write and not s.locked_by
+    )  # fmt: skip
     waiting_run = next(r for r in waiting_stack.tracked if r.state == "UNCONFIRMED")
     # The generated plan's addresses depend on the run's ID, which depends on the time: a long
     # one, which must wrap on a phone, is put in the plan rather than hoped for.
@@ -143,7 +141,7 @@ def test_no_page_scrolls_sideways_at_390_px_and_every_state_shows(operator_page,
     run_path = f"/stacks/{waiting_stack.id}/runs/{waiting_run.id}/"
     pages = {
         "overview": "/?per_page=250",
-        "failed run": f"/stacks/{failed_stack.id}/runs/{failed_run.id}/",
+        "failed run": f"/stacks/{failed.id}/runs/{failed_run.id}/",
         "unconfirmed run": run_path,
         "confirm": run_path + "actions/confirm/",
         "discard": run_path + "actions/discard/",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from simulator.logs import logbook
-from tests.conftest import failed_run_with_logs
+from tests.conftest import failed_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -15,7 +15,8 @@ WHY = "Error: reading KMS key (alias/deploy): AccessDeniedException"
 
 
 def test_a_failed_run_page_shows_why_and_its_log_and_runs_nothing(login, connected):
-    stack, run, failed, other = failed_run_with_logs(connected.world)
+    stack, run, failed = failed_stack(connected)
+    other = next(t for t in run.transitions if t.has_logs)
     assert other is not failed
     book = logbook(connected.world)
     book.script(

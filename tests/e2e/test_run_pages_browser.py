@@ -9,7 +9,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from simulator.logs import logbook
 from simulator.model import Delta
-from tests.conftest import failed_run_with_logs
+from tests.conftest import failed_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -22,7 +22,8 @@ IN_VIEW = """element => {
 
 
 def test_a_failed_run_opens_on_its_line_and_its_stack_on_its_runs(login, connected):
-    stack, run, failed, other = failed_run_with_logs(connected.world)
+    stack, run, failed = failed_stack(connected)
+    other = next(t for t in run.transitions if t.has_logs)
     book = logbook(connected.world)
     # The failing line deep in a long log; another phase longer than one screen of lines.
     filler = [f"aws_iam_policy.p{n}: Refreshing state..." for n in range(250)]
