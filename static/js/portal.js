@@ -176,7 +176,8 @@ document.addEventListener("htmx:sseOpen", () => {
 
 // A refresh must not take keyboard focus away: when a swapped region held the focus, the same
 // element in the new region (by id, else by its link or field name and its place) gets it back,
-// without scrolling.
+// without scrolling. A stack linked twice (in "Needs a human" and in the table) may be linked
+// once after the refresh: then the last link to it left gets the focus.
 let focusBefore = null;
 function focusSelector(element) {
   const tag = element.tagName.toLowerCase();
@@ -204,7 +205,8 @@ document.addEventListener("htmx:afterSettle", () => {
   focusBefore = null;
   const active = document.activeElement;
   if (active && active !== document.body && active.isConnected) return; // focus went on elsewhere
-  const found = root.querySelectorAll(selector)[Math.max(0, index)];
+  const matches = root.querySelectorAll(selector);
+  const found = matches[Math.min(Math.max(0, index), matches.length - 1)];
   if (found) found.focus({ preventScroll: true });
 });
 

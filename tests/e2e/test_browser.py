@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -74,6 +75,37 @@ def test_keyboard_focus_stays_on_its_link_when_the_table_refreshes(
     assert page.evaluate("document.activeElement.closest('#stacks') !== null")
     page.keyboard.press("Tab")  # the next Tab goes on from there, not from the logo
     assert page.evaluate("document.activeElement.closest('#stacks') !== null")
+    assert page.watch.errors == []
+
+
+def test_focus_stays_on_a_stack_whose_second_link_went_away_in_a_refresh(
+    login, connected, settings, time_passes
+):
+    """Linked in "Needs a human" and in the table, focused on the table's last link to it; the
+    stack then needs no one, so fewer links lead to it: the last one left takes the focus."""
+    settings.PORTAL_POLL_SECONDS = 2
+    page = login()
+    waiting = next(s for s in quiet_stacks(connected) if s.state == "UNCONFIRMED")
+    href = f"/stacks/{waiting.id}/"
+    page.goto("/?per_page=250")
+    links = page.locator(f'#stacks a[href="{href}"]')
+    before = links.count()
+    assert before >= 2
+    links.nth(before - 1).focus()  # the table's, below "Needs a human"
+    assert page.evaluate("document.activeElement.closest('tr[data-stack]') !== null")
+    table = page.locator("#stacks").element_handle()
+    with connected.world.lock:
+        waiting.tracked[0].transition("FINISHED", int(time.time()))
+        waiting.refresh_state()
+    time_passes(2 * settings.PORTAL_POLL_SECONDS)
+    page.wait_for_function("old => !old.isConnected", arg=table, timeout=6_000)
+    page.wait_for_function(
+        "([href, n]) => document.querySelectorAll(`#stacks a[href='${href}']`).length < n",
+        arg=[href, before],
+    )
+    page.wait_for_function(
+        "href => document.activeElement.getAttribute('href') === href", arg=href, timeout=6_000
+    )
     assert page.watch.errors == []
 
 
