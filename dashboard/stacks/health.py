@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET
@@ -108,10 +109,11 @@ def _neighbours(request, service, refs: tuple[StackRef, ...]) -> list[Neighbour]
     return sorted(found, key=lambda n: (n.hidden, n.name.lower() if not n.hidden else ""))
 
 
-def _page(request, stack_id: str, part: str, region: Region, values: dict) -> HttpResponse:
+def _page(request, service, stack_id: str, part: str, region: Region, values: dict) -> HttpResponse:
     """The region alone for htmx; without JavaScript, a page of its own around it."""
     return render_regions(request, f"dashboard/health/{part}.html", [region], {
-        "stack_id": stack_id, "part": part, "title": PARTS[part], "region": region, **values,
+        "stack_id": stack_id, "part": part, "title": PARTS[part], "region": region,
+        "connection": service.connection, **values,
     })  # fmt: skip
 
 
@@ -127,8 +129,8 @@ def dependencies(request, service, stack_id: str) -> HttpResponse:
     holding = [n for n in up if n.holding] if is_waiting else []
     region = Region.of(request, "health-dependencies", health, stack_id, _states(up + down),
                        str(is_waiting))  # fmt: skip
-    return _page(request, stack_id, "dependencies", region, {
-        "connection": service.connection, "health": health.data, "up": up, "down": down,
+    return _page(request, service, stack_id, "dependencies", region, {
+        "health": health.data, "up": up, "down": down,
         "holding": holding,
         "graph": graph(stack, up, down) if len(up) + len(down) > 1 else None,
     })  # fmt: skip
@@ -174,8 +176,8 @@ def previews(request, service, stack_id: str) -> HttpResponse:
         before = None
     runs = service.proposed_runs(stack_id, before)
     region = Region.of(request, "health-previews", runs, stack_id, before=before)
-    return _page(request, stack_id, "previews", region, {
-        "connection": service.connection, "runs": runs.data, "before": before,
+    return _page(request, service, stack_id, "previews", region, {
+        "runs": runs.data, "before": before,
         "older": runs.data[-1].id if runs.data else None,
     })  # fmt: skip
 
@@ -191,9 +193,10 @@ def resources(request, service, stack_id: str) -> HttpResponse:
     every = snapshot.data or ()
     matching = [r for r in every if _matches(r, query) and (r.drifted_at or not drifted_only)]
     matching.sort(key=lambda r: (r.type, r.address))
-    pages = max(1, -(-len(matching) // RESOURCES_PAGE))
+    paginator = Paginator(matching, RESOURCES_PAGE)
+    pages = paginator.num_pages  # 1 when nothing matches
     page = min(page, pages)
-    shown = matching[(page - 1) * RESOURCES_PAGE : page * RESOURCES_PAGE]
+    shown = paginator.page(page).object_list
     groups: dict[str, list[Resource]] = {}
     for resource in shown:
         groups.setdefault(resource.type, []).append(resource)
@@ -208,8 +211,8 @@ def resources(request, service, stack_id: str) -> HttpResponse:
 
     region = Region.of(request, "health-resources", snapshot, stack_id, query, str(page),
                        str(drifted_only), url=url(page))  # fmt: skip
-    return _page(request, stack_id, "resources", region, {
-        "connection": service.connection, "resources": snapshot.data, "query": query,
+    return _page(request, service, stack_id, "resources", region, {
+        "resources": snapshot.data, "query": query,
         "drifted_only": drifted_only, "matching": len(matching), "types": len(counts),
         "groups": [(kind, counts[kind], items) for kind, items in groups.items()],
         "page": page, "pages": pages, "base_url": base,
@@ -226,8 +229,8 @@ def drifted(request, service, stack_id: str) -> HttpResponse:
     found = sorted((r for r in snapshot.data or () if r.drifted_at), key=lambda r: r.address)
     region = Region.of(request, "health-drifted", snapshot, stack_id)
     resources_url = reverse("dashboard:health", args=[stack_id, "resources"])
-    return _page(request, stack_id, "drifted", region, {
-        "connection": service.connection, "resources": snapshot.data,
+    return _page(request, service, stack_id, "drifted", region, {
+        "resources": snapshot.data,
         "drifted": found[:DRIFTED_NAMED], "drifted_more": max(0, len(found) - DRIFTED_NAMED),
         "drifted_count": len(found),
         "found_at": max((r.drifted_at for r in found), default=None),
@@ -246,8 +249,8 @@ def drift(request, service, stack_id: str) -> HttpResponse:
     health = service.stack_health(stack_id)
     detection = health.data.drift_detection if health.data else None
     region = Region.of(request, "health-drift", health, stack_id)
-    return _page(request, stack_id, "drift", region, {
-        "connection": service.connection, "health": health.data, "detection": detection,
+    return _page(request, service, stack_id, "drift", region, {
+        "health": health.data, "detection": detection,
         "schedules": [(expr, cron_in_words(expr)) for expr in detection.schedule]
         if detection else [],
     })  # fmt: skip
@@ -311,8 +314,8 @@ def waiting(request, service, stack_id: str) -> HttpResponse:
              pool_problem)  # fmt: skip
     region = Region.of(request, "health-waiting", stack, stack_id, *parts,
                        live=f"stack-{stack_id}")  # fmt: skip
-    return _page(request, stack_id, "waiting", region, {
-        "connection": service.connection, "stack": stack.data, "latest": latest,
+    return _page(request, service, stack_id, "waiting", region, {
+        "stack": stack.data, "latest": latest,
         "is_waiting": is_waiting, "holding": holding, "pool": pool,
         "pool_facts": pool_facts(pool) if pool else [], "pool_problem": pool_problem,
     })  # fmt: skip
@@ -340,8 +343,8 @@ def lock(request, service, stack_id: str) -> HttpResponse:
     stack = service.stack(stack_id)
     holder = holder_of(stack.data, service.connection.key_id) if stack.data else ""
     region = Region.of(request, "health-lock", stack, stack_id, holder, live=f"stack-{stack_id}")
-    return _page(request, stack_id, "lock", region, {
-        "connection": service.connection, "stack": stack.data, "holder": holder,
+    return _page(request, service, stack_id, "lock", region, {
+        "stack": stack.data, "holder": holder,
     })  # fmt: skip
 
 
