@@ -68,17 +68,24 @@ def _note(request: HttpRequest, verb: str) -> str:
     return f"{verb} from Spacelift Portal by {request.user.get_username()}"
 
 
+def action_failed(request, action, stack_id: str, exc: errors.SpaceliftError, run_id: str = ""):
+    """What Spacelift refused or failed: audited, logged, said on the stack page it goes to."""
+    audit.record(request.user, action, stack_id=stack_id, run_id=run_id,
+                 message=exc.message, succeeded=False)  # fmt: skip
+    logger.warning(
+        "%s on %s by %s failed: %s", action, stack_id, request.user.get_username(), exc.message
+    )
+    messages.error(request, f"{AuditEntry.Action(action).label} failed: {exc.message}.")
+    return redirect("dashboard:stack", stack_id)
+
+
 def _perform(request, service, action, stack_id, run_id, call, *, to_run=False) -> HttpResponse:
     """Send the action, audit it, and go back to the stack (or to the new run, `to_run`)."""
     who = request.user.get_username()
     try:
         result_id, result_state = call()
     except errors.SpaceliftError as exc:
-        audit.record(request.user, action, stack_id=stack_id, run_id=run_id or "",
-                     message=exc.message, succeeded=False)  # fmt: skip
-        logger.warning("%s on %s by %s failed: %s", action, stack_id, who, exc.message)
-        messages.error(request, f"{AuditEntry.Action(action).label} failed: {exc.message}.")
-        return redirect("dashboard:stack", stack_id)
+        return action_failed(request, action, stack_id, exc, run_id or "")
     audit.record(request.user, action, stack_id=stack_id, run_id=run_id or "",
                  result_run_id=result_id, result_state=result_state)  # fmt: skip
     logger.info("%s on %s by %s: run %s", action, stack_id, who, result_id)

@@ -19,7 +19,7 @@ from django.urls import reverse
 
 from dashboard import audit
 from dashboard.models import AuditEntry
-from dashboard.runs.actions import acts_on_stack
+from dashboard.runs.actions import action_failed, acts_on_stack
 from dashboard.spacelift import errors
 from dashboard.spacelift.service import SpaceliftService
 from dashboard.spacelift.types import Stack
@@ -97,17 +97,12 @@ def unlock_stack(request: HttpRequest, service: SpaceliftService, stack_id: str)
 
 
 def _perform(request, service, action, stack_id: str, note: str, call) -> HttpResponse:
-    who = request.user.get_username()
     try:
         call()
     except errors.SpaceliftError as exc:
-        audit.record(request.user, action, stack_id=stack_id, message=exc.message,
-                     succeeded=False)  # fmt: skip
-        logger.warning("%s on %s by %s failed: %s", action, stack_id, who, exc.message)
-        messages.error(request, f"{AuditEntry.Action(action).label} failed: {exc.message}.")
-        return redirect("dashboard:stack", stack_id)
+        return action_failed(request, action, stack_id, exc)
     audit.record(request.user, action, stack_id=stack_id, message=note)
-    logger.info("%s on %s by %s", action, stack_id, who)
+    logger.info("%s on %s by %s", action, stack_id, request.user.get_username())
     service.invalidate("stacks", f"stack:{stack_id}")
     done = "locked" if action == AuditEntry.Action.LOCK else "unlocked"
     messages.success(request, f"The stack is {done}.")
