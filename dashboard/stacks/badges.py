@@ -26,7 +26,7 @@ from django.views.decorators.http import require_GET
 
 from dashboard import audit
 from dashboard.accounts import access as space_access
-from dashboard.connection.source import ConnectionProblem, current_connection
+from dashboard.connection.source import current_service
 from dashboard.decorators import with_service
 from dashboard.models import AuditEntry, BadgeKey
 from dashboard.spacelift.service import SpaceliftService
@@ -162,13 +162,10 @@ def signed_badge(request: HttpRequest, stack_id: str, signature: str) -> HttpRes
     signature is the permission, given by someone who could see the stack)."""
     if not signature_ok(stack_id, signature):
         raise Http404("No such badge")
-    try:
-        connection = current_connection()
-    except ConnectionProblem:
-        connection = None
-    if connection is None:
+    service = current_service()
+    if service is None:
         raise Http404("No such badge")
-    stack, stale = badge_stack(SpaceliftService(connection), stack_id)
+    stack, stale = badge_stack(service, stack_id)
     response = render_badge(stack_id, stack, stale)
     # A stale badge is not kept by an image proxy: the next view asks again.
     response["Cache-Control"] = (
